@@ -1,0 +1,106 @@
+"""The govchain home directory and the objects a command works with (chain, ledger, keys, use cases).
+
+Layout of a home (default ~/.govchain, or --home / GOVCHAIN_HOME):
+    chain/              the embedded chain's journal (absent when a JSON-RPC node is used)
+    keys/               encrypted keystores of the registrar and the issuer accounts
+    secrets/passphrase  development homes only: the random keystore passphrase (mode 0600)
+    deployment.json     chain id and contract addresses of this ledger
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from govchain.chain.base import Chain, open_chain
+from govchain.errors import KeyStoreError
+from govchain.keys import (
+    ENV_PASSPHRASE,
+    ENV_PASSPHRASE_FILE,
+    KeyStore,
+    create_dev_passphrase,
+    resolve_passphrase,
+)
+from govchain.ledger import Deployment, Ledger
+from govchain.usecases import UseCaseRegistry, default_usecases_dir
+
+ENV_HOME = "GOVCHAIN_HOME"
+ENV_RPC_URL = "GOVCHAIN_RPC_URL"
+REGISTRAR_LABEL = "registrar"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get(ENV_HOME) or Path.home() / ".govchain")
+
+
+def issuer_label(ags: str) -> str:
+    return f"issuer:{ags}"
+
+
+@dataclass
+class Context:
+    """Lazily opened resources of one home; close() releases the chain."""
+
+    home: Path
+    rpc_url: str | None = None
+    usecases_dir: Path | None = None
+    _chain: Chain | None = field(default=None, repr=False)
+
+    @property
+    def deployment_file(self) -> Path:
+        return self.home / "deployment.json"
+
+    @property
+    def dev_passphrase_file(self) -> Path:
+        return self.home / "secrets" / "passphrase"
+
+    @property
+    def initialised(self) -> bool:
+        return self.deployment_file.exists()
+
+    @property
+    def chain(self) -> Chain:
+        if self._chain is None:
+            self.home.mkdir(parents=True, exist_ok=True)
+            self._chain = open_chain(home=None if self.rpc_url else self.home,
+                                     rpc_url=self.rpc_url)
+        return self._chain
+
+    @cached_property
+    def keys(self) -> KeyStore:
+        return KeyStore(self.home / "keys", resolve_passphrase(self.dev_passphrase_file))
+
+    def ensure_keystore(self) -> KeyStore:
+        """The keystore, creating a development passphrase in a new home without one."""
+        configured = os.environ.get(ENV_PASSPHRASE) or os.environ.get(ENV_PASSPHRASE_FILE)
+        if not configured and not self.dev_passphrase_file.exists():
+            if (self.home / "keys").exists():
+                raise KeyStoreError(f"Schlüssel in {self.home / 'keys'}, aber keine Passphrase: "
+                                    f"{ENV_PASSPHRASE} oder {ENV_PASSPHRASE_FILE} setzen")
+            create_dev_passphrase(self.dev_passphrase_file)
+        return self.keys
+
+    @cached_property
+    def deployment(self) -> Deployment:
+        return Deployment.load(self.deployment_file)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.chain, self.deployment)
+
+    @cached_property
+    def usecases(self) -> UseCaseRegistry:
+        return UseCaseRegistry.load(self.usecases_dir or default_usecases_dir())
+
+    def close(self) -> None:
+        if self._chain is not None:
+            self._chain.close()
+            self._chain = None
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

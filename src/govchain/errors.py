@@ -1,0 +1,56 @@
+"""The one exception hierarchy of govchain; adapters convert foreign errors into these."""
+
+from __future__ import annotations
+
+
+class GovchainError(Exception):
+    """Root of every error govchain raises on purpose. The message is meant for people."""
+
+
+class ConfigurationError(GovchainError):
+    """The home directory, a setting or a deployment is missing or unusable."""
+
+
+class InputError(GovchainError):
+    """Input from a user or a file is unreadable or malformed."""
+
+
+class ValidationError(InputError):
+    """A document subject does not satisfy its use case's schema.
+
+    ``errors`` lists ``(path, message)`` pairs, one per offending field (JSON Pointer paths).
+    """
+
+    def __init__(self, message: str, errors: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+    def __str__(self) -> str:
+        lines = [super().__str__()]
+        lines += [f"  {path or '/'}: {msg}" for path, msg in self.errors]
+        return "\n".join(lines)
+
+
+class UnknownUseCaseError(InputError):
+    """No use case with this id is loaded."""
+
+
+class KeyStoreError(GovchainError):
+    """A key cannot be found or unlocked."""
+
+
+class LedgerError(GovchainError):
+    """The ledger refused an operation (a contract reverted)."""
+
+    def __init__(self, message: str, error_name: str | None = None, args: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.error_name = error_name
+        self.error_args = args
+
+
+class NotAuthorizedError(LedgerError):
+    """The account or user may not do this."""
+
+
+class LedgerUnavailableError(GovchainError):
+    """The ledger cannot be reached now; nothing can be said about validity."""

@@ -1,0 +1,228 @@
+"""The service layer: what the registrar, clerks and verifiers can do, for every entrypoint.
+
+The CLI (and later the HTTP API and the web pages) call these functions and nothing below them, so
+every business rule lives here once: validation before any write, who signs, how batches are formed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from eth_account.signers.local import LocalAccount
+
+from govchain.context import REGISTRAR_LABEL, Context, issuer_label
+from govchain.documents import (
+    AnchorRef,
+    IssuerRef,
+    finish_document,
+    make_batch,
+    new_document,
+    parse_proof,
+    salt_document,
+)
+from govchain.errors import InputError, KeyStoreError, ValidationError
+from govchain.ledger import AccountState, Deployment, Ledger, TxResult, doc_type_of
+from govchain.timefmt import now, parse_time
+from govchain.verification import REASONS, VerificationResult, verify_document
+
+# Enough ether for years of anchoring on a development chain; real networks fund accounts
+# themselves or run with a gas price of zero (Besu QBFT consortium).
+DEV_FUNDING_WEI = 10**21
+
+
+# -- home and registrar -----------------------------------------------------------------------
+
+def init_home(ctx: Context) -> Deployment:
+    """Creates the registrar key and deploys the contracts, unless the home has a deployment."""
+    if ctx.initialised:
+        return ctx.deployment
+    keys = ctx.ensure_keystore()
+    existing = keys.by_label(REGISTRAR_LABEL)
+    registrar = keys.unlock(existing[0].address) if existing else keys.unlock(
+        keys.create(REGISTRAR_LABEL).address)
+    ctx.chain.fund(registrar.address, DEV_FUNDING_WEI)
+    deployment = Ledger.deploy(ctx.chain, registrar)
+    deployment.save(ctx.deployment_file)
+    return ctx.deployment
+
+
+def registrar_account(ctx: Context) -> LocalAccount:
+    found = ctx.keys.by_label(REGISTRAR_LABEL)
+    if not found:
+        raise KeyStoreError(f"Kein Registrar-Schlüssel in {ctx.keys.directory}")
+    return ctx.keys.unlock(found[0].address)
+
+
+def _doc_types(ctx: Context, usecase_ids: Sequence[str]) -> list[bytes]:
+    return [ctx.usecases.get(u).doc_type for u in usecase_ids]
+
+
+def _new_issuer_key(ctx: Context, ags: str) -> str:
+    info = ctx.keys.create(issuer_label(ags))
+    ctx.chain.fund(info.address, DEV_FUNDING_WEI)
+    return info.address
+
+
+def admit_municipality(ctx: Context, ags: str, name: str, usecase_ids: Sequence[str],
+                       accounts: int = 1) -> list[str]:
+    """Admits a municipality with `accounts` new issuer keys; returns their addresses."""
+    if accounts < 1:
+        raise InputError("Mindestens ein Ausstellerkonto")
+    types = _doc_types(ctx, usecase_ids)
+    registrar = registrar_account(ctx)
+    addresses = [_new_issuer_key(ctx, ags) for _ in range(accounts)]
+    ctx.ledger.admit_municipality(registrar, ags, name.strip(), addresses, types)
+    return addresses
+
+
+def set_doc_types(ctx: Context, ags: str, usecase_ids: Sequence[str]) -> TxResult:
+    return ctx.ledger.set_doc_types(registrar_account(ctx), ags, _doc_types(ctx, usecase_ids))
+
+
+def suspend_municipality(ctx: Context, ags: str) -> TxResult:
+    return ctx.ledger.suspend_municipality(registrar_account(ctx), ags)
+
+
+def reactivate_municipality(ctx: Context, ags: str) -> TxResult:
+    return ctx.ledger.reactivate_municipality(registrar_account(ctx), ags)
+
+
+def add_issuer_account(ctx: Context, ags: str) -> str:
+    """Key rotation, step one: a new account for the municipality."""
+    address = _new_issuer_key(ctx, ags)
+    ctx.ledger.add_account(registrar_account(ctx), ags, address)
+    return address
+
+
+def retire_account(ctx: Context, account: str) -> TxResult:
+    return ctx.ledger.retire_account(registrar_account(ctx), account)
+
+
+def mark_compromised(ctx: Context, account: str, since: datetime) -> TxResult:
+    return ctx.ledger.mark_compromised(registrar_account(ctx), account, int(since.timestamp()))
+
+
+# -- issuers ----------------------------------------------------------------------------------
+
+def issuer_signer(ctx: Context, ags: str, account: str | None = None) -> LocalAccount:
+    """An active account of the municipality whose key this home holds (the newest one)."""
+    municipality = ctx.ledger.municipality(ags)
+    if not municipality.admitted:
+        raise InputError(f"Die Kommune mit AGS {ags} ist nicht zugelassen")
+    candidates = [account] if account else list(reversed(municipality.accounts))
+    for address in candidates:
+        info = ctx.ledger.issuer_account(address)
+        if info.ags != ags:
+            raise InputError(f"Konto {address} gehört nicht zur Kommune {ags}")
+        if info.state is AccountState.ACTIVE and not info.compromised_since \
+                and ctx.keys.has(address):
+            return ctx.keys.unlock(address)
+    raise KeyStoreError(f"Kein aktives Ausstellerkonto der Kommune {ags} in diesem "
+                        "Schlüsselspeicher")
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    subject: Mapping[str, Any]
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+
+
+def issue_documents(ctx: Context, ags: str, usecase_id: str, requests: Sequence[IssueRequest],
+                    account: str | None = None) -> list[dict[str, Any]]:
+    """Validates every request, then anchors all of them under one Merkle root.
+
+    Nothing is anchored unless every subject is valid; the error names each request and field.
+    """
+    usecase = ctx.usecases.get(usecase_id)
+    if not requests:
+        raise InputError("Keine Dokumente zum Ausstellen")
+    errors: list[tuple[str, str]] = []
+    for i, req in enumerate(requests):
+        try:
+            usecase.validate(req.subject)
+        except ValidationError as err:
+            prefix = f"[{i}]" if len(requests) > 1 else ""
+            errors += [(prefix + path, msg) for path, msg in err.errors]
+    if errors:
+        raise ValidationError(f"Ungültige Angaben für „{usecase.title['de']}“", errors)
+    signer = issuer_signer(ctx, ags, account)
+    municipality = ctx.ledger.municipality(ags)
+    issuer = IssuerRef(name=municipality.name, ags=ags, account=signer.address,
+                       chain_id=ctx.deployment.chain_id,
+                       registry=ctx.deployment.document_registry)
+    issued_at = now()
+    salted = []
+    for req in requests:
+        valid_from = req.valid_from or issued_at
+        valid_until = req.valid_until
+        if valid_until is None and usecase.default_validity is not None:
+            valid_until = valid_from + usecase.default_validity
+        salted.append(salt_document(new_document(
+            credential_type=usecase.credential_type, usecase_id=usecase.id,
+            subject=req.subject, issuer=issuer, valid_from=valid_from, valid_until=valid_until)))
+    batch = make_batch(salted)
+    tx = ctx.ledger.anchor(signer, usecase.doc_type, [batch.root])
+    anchor = AnchorRef(ctx.deployment.chain_id, ctx.deployment.document_registry,
+                       tx.transaction_hash, tx.block, tx.timestamp)
+    return [finish_document(batch, i, anchor) for i in range(len(salted))]
+
+
+Action = Literal["revoke", "suspend", "reinstate"]
+
+
+def parse_reason(reason: str | int | None) -> int:
+    if reason is None or reason == "":
+        return 0
+    try:
+        code = int(reason)
+    except ValueError:
+        matches = [c for c, (de, en) in REASONS.items() if str(reason).lower() in (de.lower(), en)]
+        if not matches:
+            raise InputError(f"Unbekannter Grund {reason!r}; bekannt: " + ", ".join(
+                f"{c}={de}" for c, (de, _) in REASONS.items())) from None
+        code = matches[0]
+    if not 0 <= code < 2**16:
+        raise InputError("Grundcode muss zwischen 0 und 65535 liegen")
+    return code
+
+
+def change_status(ctx: Context, document: Mapping[str, Any], action: Action,
+                  reason: str | int | None = None, account: str | None = None) -> TxResult:
+    """Revokes, suspends or reinstates one document of a batch, signed by its municipality."""
+    proof = parse_proof(document)
+    issuer = document.get("issuer")
+    if not isinstance(issuer, Mapping) or not isinstance(issuer.get("ags"), str):
+        raise InputError("Dem Dokument fehlt der Aussteller (issuer.ags)")
+    signer = issuer_signer(ctx, issuer["ags"], account)
+    path = list(proof.path)
+    if action == "revoke":
+        return ctx.ledger.revoke(signer, proof.merkle_root, proof.target_hash, path,
+                                 parse_reason(reason))
+    if action == "suspend":
+        return ctx.ledger.suspend(signer, proof.merkle_root, proof.target_hash, path,
+                                  parse_reason(reason))
+    return ctx.ledger.reinstate(signer, proof.merkle_root, proof.target_hash, path)
+
+
+# -- verifiers --------------------------------------------------------------------------------
+
+def verify(ctx: Context, document: Mapping[str, Any], at: datetime | str | None = None
+           ) -> VerificationResult:
+    when = parse_time(at) if isinstance(at, str) else at
+    return verify_document(document, ledger=ctx.ledger, usecases=ctx.usecases, at=when)
+
+
+def doc_type_name(ctx: Context, doc_type: bytes) -> str:
+    uc = ctx.usecases.by_doc_type(doc_type)
+    return uc.id if uc else "0x" + doc_type.hex()
+
+
+__all__ = [
+    "IssueRequest", "add_issuer_account", "admit_municipality", "change_status", "doc_type_of",
+    "init_home", "issue_documents", "mark_compromised", "reactivate_municipality",
+    "retire_account", "set_doc_types", "suspend_municipality", "verify",
+]
