@@ -54,3 +54,27 @@ class NotAuthorizedError(LedgerError):
 
 class LedgerUnavailableError(GovchainError):
     """The ledger cannot be reached now; nothing can be said about validity."""
+
+
+class StorageError(GovchainError):
+    """The database cannot be reached or refused an operation."""
+
+
+class SchemaError(StorageError):
+    """The database schema is not the one this code expects (not migrated, or newer)."""
+
+
+class ConflictError(StorageError):
+    """A change conflicts with what is stored: a unique value is taken, a referenced record is
+    missing, or a record is not in the state the change needs."""
+
+
+class RecordNotFoundError(StorageError):
+    """No record with this id is stored."""
+
+
+class LinkTokenError(GovchainError):
+    """A verification link's token is malformed or does not open the link's sealed document.
+
+    Deliberately one error for both, so that a caller learns nothing about which it was.
+    """

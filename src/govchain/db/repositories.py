@@ -1,0 +1,778 @@
+"""Repositories and the unit of work: the only code that reads or writes the service's tables.
+
+Repositories hand out frozen records, never ORM objects, so that nothing outside this module can
+change a row by accident or touch it after its session has closed. A unit of work is one
+transaction: what is not committed when its ``with`` block ends is rolled back, and database errors
+leave it as govchain errors (ConflictError, StorageError).
+
+Secrets and personal data stay out of the records' repr (password and key hashes, link lookups and
+ciphertexts, subjects and documents, landlord codes), so logging a record leaks neither.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Generic, NamedTuple, Self, TypeVar, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from govchain.db.models import (
+    ACTOR_KINDS,
+    LEDGER_STATUSES,
+    ROLES,
+    STATUS_ACTIONS,
+    ActorKind,
+    ApiKey,
+    AuditEntry,
+    Document,
+    DocumentState,
+    LedgerStatus,
+    Link,
+    Role,
+    StatusAction,
+    StatusEvent,
+    User,
+    VerificationEntry,
+)
+from govchain.documents import SaltedDocument, iter_leaves
+from govchain.errors import ConflictError, InputError, RecordNotFoundError, StorageError
+from govchain.hashing import from_hex32, to_hex
+from govchain.timefmt import now
+
+T = TypeVar("T")
+
+MAX_PAGE = 500
+_AGS = re.compile(r"\d{8}")
+
+
+class Page(NamedTuple, Generic[T]):
+    """One page of a listing and the number of all matching records."""
+
+    items: list[T]
+    total: int
+
+
+# -- records ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: int
+    username: str
+    password_hash: str = field(repr=False)
+    role: Role
+    municipality_ags: str | None
+    display_name: str
+    created_at: datetime
+    disabled_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_at is None
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    id: int
+    name: str
+    prefix: str
+    key_hash: str = field(repr=False)
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """A municipality's document. ``salted`` is set while pending (or failed), ``document`` once
+    anchored."""
+
+    id: str
+    ags: str
+    usecase: str
+    state: DocumentState
+    ledger_status: LedgerStatus
+    subject: dict[str, Any] = field(repr=False)
+    document: dict[str, Any] | None = field(repr=False)
+    salted: SaltedDocument | None = field(repr=False)
+    target_hash: str
+    merkle_root: str | None
+    anchor_tx: str | None
+    anchor_block: int | None
+    anchored_at: datetime | None
+    created_by: int | None
+    created_at: datetime
+    landlord_code: str | None = field(repr=False)
+    valid_from: datetime
+    valid_until: datetime | None
+
+
+@dataclass(frozen=True)
+class StatusEventRecord:
+    id: int
+    document_id: str
+    action: StatusAction
+    reason: int | None
+    actor: int | None
+    at: datetime
+    tx_hash: str | None
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    id: str
+    document_id: str
+    token_lookup: str = field(repr=False)
+    ciphertext: bytes = field(repr=False)
+    hidden_paths: tuple[str, ...]
+    created_by: int | None
+    created_at: datetime
+    expires_at: datetime | None
+    withdrawn_at: datetime | None
+
+    def usable_at(self, at: datetime) -> bool:
+        """Neither withdrawn nor expired at `at`."""
+        return self.withdrawn_at is None and (self.expires_at is None or at < self.expires_at)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    at: datetime
+    actor: str
+    actor_kind: ActorKind
+    action: str
+    target: str | None
+    remote_addr: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class VerificationRecord:
+    id: int
+    api_key_id: int
+    at: datetime
+    document_id: str | None
+    link_id: str | None
+    result: str
+
+
+def _user(row: User) -> UserRecord:
+    return UserRecord(row.id, row.username, row.password_hash, cast(Role, row.role),
+                      row.municipality_ags, row.display_name, row.created_at, row.disabled_at)
+
+
+def _api_key(row: ApiKey) -> ApiKeyRecord:
+    return ApiKeyRecord(row.id, row.name, row.prefix, row.key_hash, row.created_at,
+                        row.revoked_at, row.last_used_at)
+
+
+def _salted_to_json(salted: SaltedDocument) -> dict[str, Any]:
+    return {"document": salted.document, "salts": salted.salts,
+            "targetHash": to_hex(salted.target_hash)}
+
+
+def _salted_from_json(value: Mapping[str, Any]) -> SaltedDocument:
+    return SaltedDocument(dict(value["document"]), dict(value["salts"]),
+                          from_hex32(value["targetHash"]))
+
+
+def _document(row: Document) -> DocumentRecord:
+    return DocumentRecord(
+        id=row.id, ags=row.ags, usecase=row.usecase, state=cast(DocumentState, row.state),
+        ledger_status=cast(LedgerStatus, row.ledger_status), subject=row.subject,
+        document=row.document,
+        salted=_salted_from_json(row.salted) if row.salted is not None else None,
+        target_hash=row.target_hash, merkle_root=row.merkle_root, anchor_tx=row.anchor_tx,
+        anchor_block=row.anchor_block, anchored_at=row.anchored_at, created_by=row.created_by,
+        created_at=row.created_at, landlord_code=row.landlord_code, valid_from=row.valid_from,
+        valid_until=row.valid_until,
+    )
+
+
+def _status_event(row: StatusEvent) -> StatusEventRecord:
+    return StatusEventRecord(row.id, row.document_id, cast(StatusAction, row.action), row.reason,
+                             row.actor, row.at, row.tx_hash)
+
+
+def _link(row: Link) -> LinkRecord:
+    return LinkRecord(row.id, row.document_id, row.token_lookup, bytes(row.ciphertext),
+                      tuple(row.hidden_paths), row.created_by, row.created_at, row.expires_at,
+                      row.withdrawn_at)
+
+
+def _audit(row: AuditEntry) -> AuditRecord:
+    return AuditRecord(row.id, row.at, row.actor, cast(ActorKind, row.actor_kind), row.action,
+                       row.target, row.remote_addr, row.detail)
+
+
+def _verification(row: VerificationEntry) -> VerificationRecord:
+    return VerificationRecord(row.id, row.api_key_id, row.at, row.document_id, row.link_id,
+                              row.result)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+# What a unique or foreign key violation means, by the (table, column) in the driver's message:
+# SQLite names "table.column", PostgreSQL the constraint (uq_table_column, pk_table).
+_UNIQUE_MESSAGES = {
+    ("users", "username"): "Der Benutzername ist schon vergeben",
+    ("api_keys", "key_hash"): "Diesen API-Schlüssel gibt es schon",
+    ("documents", "id"): "Ein Dokument mit dieser ID ist schon gespeichert",
+    ("documents", "landlord_code"): "Das Zuordnungsmerkmal ist schon vergeben",
+    ("links", "id"): "Einen Prüflink mit dieser ID gibt es schon",
+    ("links", "token_lookup"): "Einen Prüflink mit diesem Token gibt es schon",
+}
+
+
+def _conflict(err: IntegrityError) -> ConflictError:
+    # The driver's text may quote stored values; only the constraint's meaning goes into ours.
+    text = str(err.orig)
+    for (table, column), message in _UNIQUE_MESSAGES.items():
+        names = (f"{table}.{column}", f"uq_{table}_{column}")
+        if any(n in text for n in names) or (column == "id" and f'"pk_{table}"' in text):
+            return ConflictError(message)
+    if "foreign key" in text.lower():
+        return ConflictError("Der Eintrag verweist auf einen Datensatz, den es nicht gibt")
+    return ConflictError("Der Eintrag widerspricht den gespeicherten Daten")
+
+
+def _hex32(value: bytes | str, what: str) -> str:
+    """A 32-byte value (root, hash, transaction) as stored: lower-case 0x-hex."""
+    try:
+        raw = from_hex32(value.lower()) if isinstance(value, str) else bytes(value)
+    except ValueError as err:
+        raise InputError(f"{what} ist kein 32-Byte-Hexwert") from err
+    if len(raw) != 32:
+        raise InputError(f"{what} ist kein 32-Byte-Wert")
+    return to_hex(raw)
+
+
+def _page(offset: int, limit: int) -> tuple[int, int]:
+    if offset < 0 or not 1 <= limit <= MAX_PAGE:
+        raise InputError(f"Seite außerhalb des Bereichs: offset ≥ 0, 1 ≤ limit ≤ {MAX_PAGE}")
+    return offset, limit
+
+
+def _one_of(value: str, allowed: Sequence[str], what: str) -> None:
+    if value not in allowed:
+        raise InputError(f"Unbekannte(r) {what} {value!r}: erlaubt sind {', '.join(allowed)}")
+
+
+def search_text_of(subject: Mapping[str, Any]) -> str:
+    """The subject's leaf values, case-folded and joined by newlines: what a search matches."""
+    values = [str(v) for _, v in iter_leaves(subject)
+              if isinstance(v, str | int | float) and not isinstance(v, bool)]
+    return "\n".join(values).casefold()
+
+
+def _parse_document_time(value: Any, what: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as err:
+        raise InputError(f"{what} ist keine Zeitangabe: {value!r}") from err
+    if dt.tzinfo is None:
+        raise InputError(f"{what} hat keine Zeitzone: {value!r}")
+    return dt
+
+
+class _Repository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _flush(self) -> None:
+        try:
+            self._session.flush()
+        except IntegrityError as err:
+            raise _conflict(err) from err
+
+    def _count(self, model: type[Any], conditions: Sequence[sa.ColumnElement[bool]]) -> int:
+        return self._session.scalar(
+            sa.select(sa.func.count()).select_from(model).where(*conditions)) or 0
+
+
+# -- repositories -----------------------------------------------------------------------------
+
+def normalize_username(username: str) -> str:
+    """Usernames are compared without case and surrounding blanks."""
+    return username.strip().lower()
+
+
+class UserRepository(_Repository):
+    def add(self, *, username: str, password_hash: str, role: Role, display_name: str,
+            municipality_ags: str | None = None, at: datetime | None = None) -> UserRecord:
+        """A new user; a clerk belongs to exactly one municipality, the others to none."""
+        name = normalize_username(username)
+        if not 1 <= len(name) <= 64 or any(c.isspace() for c in name):
+            raise InputError("Benutzername: 1 bis 64 Zeichen ohne Leerzeichen")
+        _one_of(role, ROLES, "Rolle")
+        if role == "clerk":
+            if municipality_ags is None or not _AGS.fullmatch(municipality_ags):
+                raise InputError(
+                    "Sachbearbeiter brauchen einen 8-stelligen Gemeindeschlüssel (AGS)")
+        elif municipality_ags is not None:
+            raise InputError(f"Die Rolle {role!r} gehört zu keiner Gemeinde")
+        row = User(username=name, password_hash=password_hash, role=role,
+                   municipality_ags=municipality_ags, display_name=display_name,
+                   created_at=at or now(), disabled_at=None)
+        self._session.add(row)
+        self._flush()
+        return _user(row)
+
+    def by_id(self, user_id: int) -> UserRecord | None:
+        row = self._session.get(User, user_id)
+        return _user(row) if row else None
+
+    def by_username(self, username: str) -> UserRecord | None:
+        row = self._session.scalar(
+            sa.select(User).where(User.username == normalize_username(username)))
+        return _user(row) if row else None
+
+    def list(self, *, role: Role | None = None, municipality_ags: str | None = None,
+             include_disabled: bool = True) -> list[UserRecord]:
+        query = sa.select(User).order_by(User.username)
+        if role is not None:
+            query = query.where(User.role == role)
+        if municipality_ags is not None:
+            query = query.where(User.municipality_ags == municipality_ags)
+        if not include_disabled:
+            query = query.where(User.disabled_at.is_(None))
+        return [_user(r) for r in self._session.scalars(query)]
+
+    def _row(self, user_id: int) -> User:
+        row = self._session.get(User, user_id)
+        if row is None:
+            raise RecordNotFoundError(f"Keinen Benutzer mit der ID {user_id}")
+        return row
+
+    def disable(self, user_id: int, at: datetime | None = None) -> UserRecord:
+        """Disables the user (from then on no login); a second call keeps the first time."""
+        row = self._row(user_id)
+        if row.disabled_at is None:
+            row.disabled_at = at or now()
+            self._flush()
+        return _user(row)
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> UserRecord:
+        """Stores a new hash: a changed password, or the same one rehashed with current costs."""
+        row = self._row(user_id)
+        row.password_hash = password_hash
+        self._flush()
+        return _user(row)
+
+
+class ApiKeyRepository(_Repository):
+    def add(self, *, name: str, prefix: str, key_hash: str,
+            at: datetime | None = None) -> ApiKeyRecord:
+        row = ApiKey(name=name, prefix=prefix, key_hash=key_hash, created_at=at or now(),
+                     revoked_at=None, last_used_at=None)
+        self._session.add(row)
+        self._flush()
+        return _api_key(row)
+
+    def by_id(self, api_key_id: int) -> ApiKeyRecord | None:
+        row = self._session.get(ApiKey, api_key_id)
+        return _api_key(row) if row else None
+
+    def by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        """The key with this hash, revoked or not (the caller checks ``active``)."""
+        row = self._session.scalar(sa.select(ApiKey).where(ApiKey.key_hash == key_hash))
+        return _api_key(row) if row else None
+
+    def list(self) -> list[ApiKeyRecord]:
+        return [_api_key(r) for r in self._session.scalars(sa.select(ApiKey).order_by(ApiKey.id))]
+
+    def _row(self, api_key_id: int) -> ApiKey:
+        row = self._session.get(ApiKey, api_key_id)
+        if row is None:
+            raise RecordNotFoundError(f"Keinen API-Schlüssel mit der ID {api_key_id}")
+        return row
+
+    def revoke(self, api_key_id: int, at: datetime | None = None) -> ApiKeyRecord:
+        """Revokes the key for good; a second call keeps the first time."""
+        row = self._row(api_key_id)
+        if row.revoked_at is None:
+            row.revoked_at = at or now()
+            self._flush()
+        return _api_key(row)
+
+    def touch(self, api_key_id: int, at: datetime | None = None,
+              resolution: timedelta = timedelta(minutes=1)) -> None:
+        """Records a use; writes only when the last recorded use is older than `resolution`."""
+        row = self._row(api_key_id)
+        when = at or now()
+        if row.last_used_at is None or when - row.last_used_at >= resolution:
+            row.last_used_at = when
+            self._flush()
+
+
+class DocumentRepository(_Repository):
+    def add_pending(self, salted: SaltedDocument, *, created_by: int | None,
+                    landlord_code: str | None = None, at: datetime | None = None
+                    ) -> DocumentRecord:
+        """Stores a salted document that waits for its anchor.
+
+        Id, municipality (issuer.ags), use case (credentialStatus.usecase), subject and validity
+        are taken from the document itself. `landlord_code` must be in canonical form
+        (security.normalize_landlord_code).
+        """
+        doc = salted.document
+        try:
+            doc_id = str(doc["id"])
+            ags = str(doc["issuer"]["ags"])
+            usecase = str(doc["credentialStatus"]["usecase"])
+            subject = dict(doc["credentialSubject"])
+        except (KeyError, TypeError) as err:
+            raise InputError(f"Das Dokument ist unvollständig: {err}") from err
+        if not _AGS.fullmatch(ags):
+            raise InputError(f"Ungültiger Gemeindeschlüssel {ags!r}")
+        valid_until = doc.get("validUntil")
+        row = Document(
+            id=doc_id, ags=ags, usecase=usecase, state="pending", ledger_status="none",
+            subject=subject, search_text=search_text_of(subject), document=None,
+            salted=_salted_to_json(salted), target_hash=to_hex(salted.target_hash),
+            merkle_root=None, anchor_tx=None, anchor_block=None, anchored_at=None,
+            created_by=created_by, created_at=at or now(), landlord_code=landlord_code,
+            valid_from=_parse_document_time(doc.get("validFrom"), "validFrom"),
+            valid_until=(_parse_document_time(valid_until, "validUntil")
+                         if valid_until is not None else None),
+        )
+        self._session.add(row)
+        self._flush()
+        return _document(row)
+
+    def _row(self, document_id: str) -> Document:
+        row = self._session.get(Document, document_id)
+        if row is None:
+            raise RecordNotFoundError(f"Kein Dokument {document_id}")
+        return row
+
+    def mark_anchored(self, document_id: str, *, document: Mapping[str, Any],
+                      merkle_root: bytes | str, tx_hash: bytes | str, block: int,
+                      at: datetime) -> DocumentRecord:
+        """Stores the issued document (with its proof) and its anchor; clears the salts kept for
+        anchoring, which the proof now carries."""
+        row = self._row(document_id)
+        if row.state == "anchored":
+            raise ConflictError(f"Das Dokument {document_id} ist schon verankert")
+        proof = document.get("proof")
+        if document.get("id") != document_id or not isinstance(proof, dict) \
+                or proof.get("targetHash") != row.target_hash:
+            raise ConflictError(f"Das ausgestellte Dokument passt nicht zu {document_id}")
+        row.state = "anchored"
+        row.document = dict(document)
+        row.salted = None
+        row.merkle_root = _hex32(merkle_root, "merkleRoot")
+        row.anchor_tx = _hex32(tx_hash, "Transaktion")
+        row.anchor_block = block
+        row.anchored_at = at
+        self._flush()
+        return _document(row)
+
+    def mark_failed(self, document_id: str) -> DocumentRecord:
+        """A pending document that could not be anchored; its salts stay for a later attempt."""
+        row = self._row(document_id)
+        if row.state != "pending":
+            raise ConflictError(f"Das Dokument {document_id} wartet nicht auf die Verankerung")
+        row.state = "failed"
+        self._flush()
+        return _document(row)
+
+    def pending_for(self, *, ags: str | None = None, usecase: str | None = None,
+                    limit: int = 100) -> list[DocumentRecord]:
+        """Pending documents, oldest first: the anchoring worker's next batch."""
+        _page(0, limit)
+        query = sa.select(Document).where(Document.state == "pending")
+        if ags is not None:
+            query = query.where(Document.ags == ags)
+        if usecase is not None:
+            query = query.where(Document.usecase == usecase)
+        query = query.order_by(Document.created_at, Document.id).limit(limit)
+        return [_document(r) for r in self._session.scalars(query)]
+
+    def pending_groups(self) -> list[tuple[str, str, int]]:
+        """(ags, usecase, count) of everything pending: which batches the worker has to anchor."""
+        query = (sa.select(Document.ags, Document.usecase, sa.func.count())
+                 .where(Document.state == "pending")
+                 .group_by(Document.ags, Document.usecase)
+                 .order_by(Document.ags, Document.usecase))
+        return [(a, u, n) for a, u, n in self._session.execute(query)]
+
+    def get(self, document_id: str) -> DocumentRecord | None:
+        row = self._session.get(Document, document_id)
+        return _document(row) if row else None
+
+    def list(self, *, ags: str | None = None, usecase: str | None = None,
+             state: DocumentState | None = None, ledger_status: LedgerStatus | None = None,
+             search: str | None = None, offset: int = 0, limit: int = 50
+             ) -> Page[DocumentRecord]:
+        """Newest first. `search` matches documents whose subject values contain every word of
+        it, without regard to case."""
+        offset, limit = _page(offset, limit)
+        conditions: list[sa.ColumnElement[bool]] = []
+        if ags is not None:
+            conditions.append(Document.ags == ags)
+        if usecase is not None:
+            conditions.append(Document.usecase == usecase)
+        if state is not None:
+            conditions.append(Document.state == state)
+        if ledger_status is not None:
+            conditions.append(Document.ledger_status == ledger_status)
+        for word in (search or "").casefold().split():
+            conditions.append(Document.search_text.contains(word, autoescape=True))
+        query = (sa.select(Document).where(*conditions)
+                 .order_by(Document.created_at.desc(), Document.id.desc())
+                 .offset(offset).limit(limit))
+        items = [_document(r) for r in self._session.scalars(query)]
+        return Page(items, self._count(Document, conditions))
+
+    def by_landlord_code(self, code: str) -> DocumentRecord | None:
+        """The landlord confirmation with this Zuordnungsmerkmal (canonical form)."""
+        row = self._session.scalar(sa.select(Document).where(Document.landlord_code == code))
+        return _document(row) if row else None
+
+    def by_merkle_root(self, merkle_root: bytes | str) -> builtins.list[DocumentRecord]:
+        """The documents anchored under one root (one batch)."""
+        query = (sa.select(Document)
+                 .where(Document.merkle_root == _hex32(merkle_root, "merkleRoot"))
+                 .order_by(Document.id))
+        return [_document(r) for r in self._session.scalars(query)]
+
+    def by_target_hash(self, target_hash: bytes | str) -> DocumentRecord | None:
+        row = self._session.scalars(
+            sa.select(Document).where(Document.target_hash == _hex32(target_hash, "targetHash"))
+        ).first()
+        return _document(row) if row else None
+
+    def set_ledger_status(self, document_id: str, status: LedgerStatus) -> DocumentRecord:
+        """Caches what the ledger answered about the document's status."""
+        _one_of(status, LEDGER_STATUSES, "Status")
+        row = self._row(document_id)
+        row.ledger_status = status
+        self._flush()
+        return _document(row)
+
+
+class StatusEventRepository(_Repository):
+    def add(self, document_id: str, action: StatusAction, *, actor: int | None = None,
+            reason: int | None = None, tx_hash: bytes | str | None = None,
+            at: datetime | None = None) -> StatusEventRecord:
+        _one_of(action, STATUS_ACTIONS, "Aktion")
+        row = StatusEvent(document_id=document_id, action=action, reason=reason, actor=actor,
+                          at=at or now(),
+                          tx_hash=_hex32(tx_hash, "Transaktion") if tx_hash is not None else None)
+        self._session.add(row)
+        self._flush()
+        return _status_event(row)
+
+    def for_document(self, document_id: str) -> list[StatusEventRecord]:
+        """The document's history, oldest first."""
+        query = (sa.select(StatusEvent).where(StatusEvent.document_id == document_id)
+                 .order_by(StatusEvent.at, StatusEvent.id))
+        return [_status_event(r) for r in self._session.scalars(query)]
+
+
+class LinkRepository(_Repository):
+    def add(self, *, link_id: str, document_id: str, token_lookup: str, ciphertext: bytes,
+            hidden_paths: Sequence[str] = (), created_by: int | None = None,
+            expires_at: datetime | None = None, at: datetime | None = None) -> LinkRecord:
+        """Stores a link made with security.link_lookup and security.seal_link (never the token)."""
+        row = Link(id=link_id, document_id=document_id, token_lookup=token_lookup,
+                   ciphertext=ciphertext, hidden_paths=list(hidden_paths), created_by=created_by,
+                   created_at=at or now(), expires_at=expires_at, withdrawn_at=None)
+        self._session.add(row)
+        self._flush()
+        return _link(row)
+
+    def by_id(self, link_id: str) -> LinkRecord | None:
+        row = self._session.get(Link, link_id)
+        return _link(row) if row else None
+
+    def by_lookup(self, token_lookup: str) -> LinkRecord | None:
+        row = self._session.scalar(sa.select(Link).where(Link.token_lookup == token_lookup))
+        return _link(row) if row else None
+
+    def withdraw(self, link_id: str, at: datetime | None = None) -> LinkRecord:
+        """Withdraws the link for good; a second call keeps the first time."""
+        row = self._session.get(Link, link_id)
+        if row is None:
+            raise RecordNotFoundError(f"Keinen Prüflink {link_id}")
+        if row.withdrawn_at is None:
+            row.withdrawn_at = at or now()
+            self._flush()
+        return _link(row)
+
+    def for_document(self, document_id: str) -> list[LinkRecord]:
+        query = (sa.select(Link).where(Link.document_id == document_id)
+                 .order_by(Link.created_at, Link.id))
+        return [_link(r) for r in self._session.scalars(query)]
+
+
+# Keys that must never reach the audit log's detail, at any depth.
+_SECRET_KEY = re.compile(r"pass(word)?|secret|token|ciphertext|api_?key$|key_hash", re.I)
+
+
+def _check_no_secrets(value: Any, path: str = "detail") -> None:
+    if isinstance(value, Mapping):
+        for key, child in value.items():
+            if _SECRET_KEY.search(str(key)):
+                raise ValueError(f"{path}.{key}: no secrets in the audit log")
+            _check_no_secrets(child, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, child in enumerate(value):
+            _check_no_secrets(child, f"{path}[{i}]")
+
+
+class AuditRepository(_Repository):
+    """Append and read only: the database refuses to change or delete an entry."""
+
+    def append(self, *, actor: str, actor_kind: ActorKind, action: str, target: str | None = None,
+               remote_addr: str | None = None, detail: Mapping[str, Any] | None = None,
+               at: datetime | None = None) -> AuditRecord:
+        _one_of(actor_kind, ACTOR_KINDS, "Akteursart")
+        _check_no_secrets(detail or {})
+        row = AuditEntry(at=at or now(), actor=actor, actor_kind=actor_kind, action=action,
+                         target=target, remote_addr=remote_addr, detail=dict(detail or {}))
+        self._session.add(row)
+        self._flush()
+        return _audit(row)
+
+    def list(self, *, actor: str | None = None, actor_kind: ActorKind | None = None,
+             action: str | None = None, target: str | None = None,
+             since: datetime | None = None, until: datetime | None = None,
+             offset: int = 0, limit: int = 100) -> Page[AuditRecord]:
+        """Newest first; `since` inclusive, `until` exclusive."""
+        offset, limit = _page(offset, limit)
+        conditions: list[sa.ColumnElement[bool]] = []
+        if actor is not None:
+            conditions.append(AuditEntry.actor == actor)
+        if actor_kind is not None:
+            conditions.append(AuditEntry.actor_kind == actor_kind)
+        if action is not None:
+            conditions.append(AuditEntry.action == action)
+        if target is not None:
+            conditions.append(AuditEntry.target == target)
+        if since is not None:
+            conditions.append(AuditEntry.at >= since)
+        if until is not None:
+            conditions.append(AuditEntry.at < until)
+        query = (sa.select(AuditEntry).where(*conditions)
+                 .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                 .offset(offset).limit(limit))
+        items = [_audit(r) for r in self._session.scalars(query)]
+        return Page(items, self._count(AuditEntry, conditions))
+
+
+class VerificationLogRepository(_Repository):
+    """The trail of institutional checks; append and read only, like the audit log."""
+
+    def append(self, *, api_key_id: int, result: str, document_id: str | None = None,
+               link_id: str | None = None, at: datetime | None = None) -> VerificationRecord:
+        if document_id is None and link_id is None:
+            raise InputError("Eine Prüfung betrifft ein Dokument oder einen Prüflink")
+        row = VerificationEntry(api_key_id=api_key_id, at=at or now(), document_id=document_id,
+                                link_id=link_id, result=result)
+        self._session.add(row)
+        self._flush()
+        return _verification(row)
+
+    def list(self, *, api_key_id: int | None = None, since: datetime | None = None,
+             until: datetime | None = None, offset: int = 0, limit: int = 100
+             ) -> Page[VerificationRecord]:
+        """Newest first; `since` inclusive, `until` exclusive."""
+        offset, limit = _page(offset, limit)
+        conditions: list[sa.ColumnElement[bool]] = []
+        if api_key_id is not None:
+            conditions.append(VerificationEntry.api_key_id == api_key_id)
+        if since is not None:
+            conditions.append(VerificationEntry.at >= since)
+        if until is not None:
+            conditions.append(VerificationEntry.at < until)
+        query = (sa.select(VerificationEntry).where(*conditions)
+                 .order_by(VerificationEntry.at.desc(), VerificationEntry.id.desc())
+                 .offset(offset).limit(limit))
+        items = [_verification(r) for r in self._session.scalars(query)]
+        return Page(items, self._count(VerificationEntry, conditions))
+
+
+# -- unit of work -----------------------------------------------------------------------------
+
+class UnitOfWork:
+    """One transaction over all repositories.
+
+        with UnitOfWork(engine) as uow:
+            user = uow.users.add(...)
+            uow.audit.append(...)
+            uow.commit()
+
+    Leaving the block without commit() rolls everything back, an exception included. A
+    ConflictError (unique value taken, missing reference) spoils the transaction: leave the block.
+    Database errors leave the block as StorageError.
+    """
+
+    users: UserRepository
+    api_keys: ApiKeyRepository
+    documents: DocumentRepository
+    status_events: StatusEventRepository
+    links: LinkRepository
+    audit: AuditRepository
+    verification_log: VerificationLogRepository
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._session: Session | None = None
+
+    def __enter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("this unit of work is already open")
+        session = Session(self._engine, expire_on_commit=False, autoflush=True)
+        self._session = session
+        self.users = UserRepository(session)
+        self.api_keys = ApiKeyRepository(session)
+        self.documents = DocumentRepository(session)
+        self.status_events = StatusEventRepository(session)
+        self.links = LinkRepository(session)
+        self.audit = AuditRepository(session)
+        self.verification_log = VerificationLogRepository(session)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        session, self._session = self._session, None
+        assert session is not None
+        try:
+            session.rollback()
+        except SQLAlchemyError as err:
+            if exc is None:
+                raise StorageError(f"Datenbankfehler: {type(err).__name__}") from err
+        finally:
+            session.close()
+        if isinstance(exc, IntegrityError):
+            raise _conflict(exc) from exc
+        if isinstance(exc, SQLAlchemyError):
+            raise StorageError(f"Datenbankfehler: {type(exc).__name__}") from exc
+
+    def _open_session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._session
+
+    def commit(self) -> None:
+        try:
+            self._open_session().commit()
+        except IntegrityError as err:
+            raise _conflict(err) from err
+
+    def rollback(self) -> None:
+        self._open_session().rollback()

@@ -1,0 +1,607 @@
+"""The service's database on SQLite and PostgreSQL: migrations, repositories, unit of work.
+
+PostgreSQL runs at GOVCHAIN_TEST_POSTGRES_URL (default: the local server, database ``test``), each
+engine in a schema of its own that is dropped afterwards, so runs repeat. Without a reachable
+server the PostgreSQL cases are skipped locally; under CI (CI set) they fail instead.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Engine
+
+from govchain import security
+from govchain.db import (
+    UnitOfWork,
+    check_schema,
+    current_revision,
+    default_database_url,
+    head_revision,
+    make_engine,
+    upgrade,
+)
+from govchain.db.models import Base
+from govchain.documents import (
+    AnchorRef,
+    IssuerRef,
+    SaltedDocument,
+    finish_document,
+    make_batch,
+    new_document,
+    salt_document,
+)
+from govchain.errors import (
+    ConfigurationError,
+    ConflictError,
+    InputError,
+    RecordNotFoundError,
+    SchemaError,
+    StorageError,
+)
+from govchain.hashing import to_hex
+
+POSTGRES_URL = os.environ.get("GOVCHAIN_TEST_POSTGRES_URL",
+                              "postgresql://postgres@127.0.0.1:5432/test")
+T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+def _postgres_admin() -> Engine:
+    admin = make_engine(POSTGRES_URL)
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as err:
+        admin.dispose()
+        where = sa.make_url(POSTGRES_URL).render_as_string(hide_password=True)
+        reason = f"PostgreSQL at {where} unreachable: {err.orig}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return admin
+
+
+def _fresh(kind: str, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database (never migrated) of the given kind."""
+    if kind == "sqlite":
+        engine = make_engine(default_database_url(tmp_path / "home"))
+        yield engine
+        engine.dispose()
+        return
+    admin = _postgres_admin()
+    schema = f"govchain_test_{secrets.token_hex(6)}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    engine = make_engine(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    yield from _fresh(request.param, tmp_path)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated database shared by the module's tests; each test uses its own municipality,
+    usernames and ids, so tests do not see each other's rows."""
+    for e in _fresh(request.param, tmp_path_factory.mktemp("db")):
+        upgrade(e)
+        yield e
+
+
+def new_ags() -> str:
+    return f"{secrets.randbelow(10**8):08d}"
+
+
+def new_username(prefix: str = "user") -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def salted(ags: str, usecase: str = "gefaehrlicher-hund",
+           subject: dict[str, Any] | None = None) -> SaltedDocument:
+    issuer = IssuerRef(name="Stadt Aachen", ags=ags, account="0x" + "11" * 20, chain_id=1337,
+                       registry="0x" + "22" * 20)
+    doc = new_document(
+        credential_type="GefaehrlicherHundErlaubnis", usecase_id=usecase,
+        subject=subject or {"halter": {"name": "Erika Mustermann"}, "hund": {"chip": "2760981"}},
+        issuer=issuer, valid_from=T0, valid_until=T0 + timedelta(days=365),
+    )
+    return salt_document(doc)
+
+
+ANCHOR = AnchorRef(chain_id=1337, contract="0x" + "33" * 20, transaction_hash="0x" + "ab" * 32,
+                   block=42, timestamp=int(T0.timestamp()))
+
+
+def add_user(engine: Engine, ags: str = "05334002") -> int:
+    with UnitOfWork(engine) as uow:
+        user = uow.users.add(username=new_username(), password_hash="$argon2id$x", role="clerk",
+                             display_name="Sachbearbeiterin", municipality_ags=ags)
+        uow.commit()
+    return user.id
+
+
+# -- engine and migrations --------------------------------------------------------------------
+
+def test_make_engine_uses_psycopg_for_postgresql() -> None:
+    for url in ("postgresql://u@localhost/db", "postgres://u@localhost/db"):
+        engine = make_engine(url)
+        assert engine.dialect.driver == "psycopg"
+        engine.dispose()
+
+
+@pytest.mark.parametrize("url", ["mysql://root@localhost/x", "not a url"])
+def test_make_engine_refuses_other_databases(url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        make_engine(url)
+
+
+def test_default_sqlite_file_lives_in_home_with_wal_and_foreign_keys(tmp_path: Path) -> None:
+    engine = make_engine(default_database_url(tmp_path / "home"))
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+    assert (tmp_path / "home" / "govchain.sqlite3").exists()
+    engine.dispose()
+
+
+def test_unreachable_database_is_a_storage_error() -> None:
+    engine = make_engine("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2")
+    with pytest.raises(StorageError):
+        check_schema(engine)
+    engine.dispose()
+
+
+def test_upgrade_from_empty_brings_schema_to_head(fresh_engine: Engine) -> None:
+    with pytest.raises(SchemaError, match="nicht eingerichtet"):
+        check_schema(fresh_engine)
+    assert current_revision(fresh_engine) is None
+    upgrade(fresh_engine)
+    assert current_revision(fresh_engine) == head_revision() == "0001"
+    check_schema(fresh_engine)
+    upgrade(fresh_engine)  # a second start changes nothing
+    check_schema(fresh_engine)
+    with fresh_engine.connect() as conn:
+        # The migrations and the models describe the same schema.
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def _start_service(url: str) -> None:
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+
+
+def test_processes_starting_at_once_migrate_once(fresh_engine: Engine) -> None:
+    url = fresh_engine.url.render_as_string(hide_password=False)
+    fork = multiprocessing.get_context("fork")
+    processes = [fork.Process(target=_start_service, args=(url,)) for _ in range(3)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(timeout=60)
+    assert [p.exitcode for p in processes] == [0, 0, 0]
+    check_schema(fresh_engine)
+
+
+def test_check_schema_refuses_a_database_from_a_newer_version(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine)
+    with fresh_engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099_from_the_future'"))
+    with pytest.raises(SchemaError, match="0099_from_the_future"):
+        check_schema(fresh_engine)
+    with pytest.raises(SchemaError, match="neueren Version"):
+        upgrade(fresh_engine)
+
+
+# -- unit of work -----------------------------------------------------------------------------
+
+def test_unit_of_work_commits(engine: Engine) -> None:
+    name = new_username()
+    with UnitOfWork(engine) as uow:
+        uow.users.add(username=name, password_hash="h", role="registrar", display_name="R")
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        assert uow.users.by_username(name) is not None
+
+
+def test_unit_of_work_rolls_back_on_exception(engine: Engine) -> None:
+    ags = new_ags()
+    name = new_username()
+    with pytest.raises(RuntimeError, match="boom"), UnitOfWork(engine) as uow:
+        user = uow.users.add(username=name, password_hash="h", role="clerk",
+                             display_name="C", municipality_ags=ags)
+        uow.documents.add_pending(salted(ags), created_by=user.id)
+        uow.audit.append(actor=str(user.id), actor_kind="user", action="document.issue")
+        raise RuntimeError("boom")
+    with UnitOfWork(engine) as uow:
+        assert uow.users.by_username(name) is None
+        assert uow.documents.list(ags=ags).total == 0
+
+
+def test_unit_of_work_without_commit_writes_nothing(engine: Engine) -> None:
+    name = new_username()
+    with UnitOfWork(engine) as uow:
+        uow.users.add(username=name, password_hash="h", role="landlord", display_name="L")
+    with UnitOfWork(engine) as uow:
+        assert uow.users.by_username(name) is None
+
+
+def test_conflict_spoils_the_whole_unit_of_work(engine: Engine) -> None:
+    taken = new_username()
+    with UnitOfWork(engine) as uow:
+        uow.users.add(username=taken, password_hash="h", role="landlord", display_name="L")
+        uow.commit()
+    other = new_username()
+    with pytest.raises(ConflictError, match="Benutzername"), UnitOfWork(engine) as uow:
+        uow.users.add(username=other, password_hash="h", role="landlord", display_name="L")
+        uow.users.add(username=taken.upper(), password_hash="h", role="landlord",
+                      display_name="L")
+    with UnitOfWork(engine) as uow:
+        assert uow.users.by_username(other) is None
+
+
+def test_database_errors_leave_as_storage_errors(engine: Engine) -> None:
+    with pytest.raises(StorageError), UnitOfWork(engine) as uow:
+        uow._open_session().execute(sa.text("SELECT * FROM no_such_table"))
+
+
+def test_times_come_back_aware_in_utc(engine: Engine) -> None:
+    berlin = datetime(2026, 7, 1, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    with UnitOfWork(engine) as uow:
+        entry = uow.audit.append(actor="anonymous", actor_kind="anonymous", action="t", at=berlin)
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        (found,) = uow.audit.list(action="t", since=berlin, until=berlin + timedelta(seconds=1)
+                                  ).items
+    assert found.id == entry.id
+    assert found.at == berlin and found.at.tzinfo == UTC and found.at.hour == 10
+    with pytest.raises(StorageError), UnitOfWork(engine) as uow:
+        uow.audit.append(actor="a", actor_kind="anonymous", action="t", at=datetime(2026, 1, 1))
+
+
+# -- users and API keys -----------------------------------------------------------------------
+
+def test_users(engine: Engine) -> None:
+    ags = new_ags()
+    name = new_username("Clerk")
+    with UnitOfWork(engine) as uow:
+        clerk = uow.users.add(username=f"  {name} ", password_hash="h1", role="clerk",
+                              display_name="Frau Schmidt", municipality_ags=ags, at=T0)
+        landlord = uow.users.add(username=new_username(), password_hash="h2", role="landlord",
+                                 display_name="Vermieter GmbH")
+        uow.commit()
+    assert clerk.username == name.lower() and clerk.created_at == T0 and clerk.active
+    with UnitOfWork(engine) as uow:
+        assert uow.users.by_username(name.upper()) == clerk
+        assert uow.users.by_id(landlord.id) == landlord
+        assert uow.users.by_id(10**9) is None
+        assert uow.users.list(municipality_ags=ags) == [clerk]
+        assert landlord in uow.users.list(role="landlord")
+        disabled = uow.users.disable(clerk.id, at=T0 + timedelta(days=1))
+        assert uow.users.disable(clerk.id).disabled_at == disabled.disabled_at  # the first time
+        assert uow.users.set_password_hash(clerk.id, "h3").password_hash == "h3"
+        with pytest.raises(RecordNotFoundError):
+            uow.users.disable(10**9)
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        stored = uow.users.by_id(clerk.id)
+        assert stored is not None and not stored.active and stored.password_hash == "h3"
+        assert uow.users.list(municipality_ags=ags, include_disabled=False) == []
+
+
+@pytest.mark.parametrize(("role", "ags"), [("clerk", None), ("clerk", "0533400"),
+                                           ("registrar", "05334002"), ("mayor", None)])
+def test_user_role_and_municipality_must_fit(engine: Engine, role: str, ags: str | None) -> None:
+    with UnitOfWork(engine) as uow, pytest.raises(InputError):
+        uow.users.add(username=new_username(), password_hash="h", role=role,  # type: ignore[arg-type]
+                      display_name="X", municipality_ags=ags)
+
+
+def test_database_checks_role_and_municipality_too(engine: Engine) -> None:
+    with pytest.raises(ConflictError), UnitOfWork(engine) as uow:
+        uow._open_session().execute(sa.text(
+            "INSERT INTO users (username, password_hash, role, municipality_ags, display_name,"
+            " created_at) VALUES (:u, 'h', 'landlord', '05334002', 'x', :at)"),
+            {"u": new_username(), "at": T0})
+
+
+def test_api_keys(engine: Engine) -> None:
+    key, key_hash = security.new_api_key()
+    with UnitOfWork(engine) as uow:
+        record = uow.api_keys.add(name="Polizeipräsidium Aachen",
+                                  prefix=security.api_key_prefix(key), key_hash=key_hash, at=T0)
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        found = uow.api_keys.by_hash(security.api_key_hash(key))
+        assert found == record and found.active and found.last_used_at is None
+        assert uow.api_keys.by_hash(security.new_api_key()[1]) is None
+        uow.api_keys.touch(record.id, at=T0 + timedelta(hours=1))
+        uow.api_keys.touch(record.id, at=T0 + timedelta(hours=1, seconds=10))  # within a minute
+        assert uow.api_keys.by_id(record.id).last_used_at == T0 + timedelta(hours=1)  # type: ignore[union-attr]
+        revoked = uow.api_keys.revoke(record.id, at=T0 + timedelta(days=2))
+        assert not revoked.active
+        assert record.id in [k.id for k in uow.api_keys.list()]
+        uow.commit()
+    with pytest.raises(ConflictError), UnitOfWork(engine) as uow:
+        uow.api_keys.add(name="Kopie", prefix="gck_", key_hash=key_hash)
+
+
+# -- documents --------------------------------------------------------------------------------
+
+def test_pending_document_round_trip_and_anchoring(engine: Engine) -> None:
+    ags = new_ags()
+    user_id = add_user(engine, ags=ags)
+    s = salted(ags)
+    with UnitOfWork(engine) as uow:
+        pending = uow.documents.add_pending(s, created_by=user_id, at=T0)
+        uow.status_events.add(pending.id, "issued", actor=user_id, at=T0)
+        uow.commit()
+    assert (pending.state, pending.ledger_status, pending.ags) == ("pending", "none", ags)
+    assert pending.usecase == "gefaehrlicher-hund" and pending.document is None
+    assert pending.valid_from == T0 and pending.valid_until == T0 + timedelta(days=365)
+    with UnitOfWork(engine) as uow:
+        stored = uow.documents.get(pending.id)
+    assert stored is not None and stored.salted == s  # the worker can finish it from this
+    assert stored.target_hash == to_hex(s.target_hash)
+
+    batch = make_batch([s, salted(ags)])
+    issued = finish_document(batch, 0, ANCHOR)
+    with UnitOfWork(engine) as uow:
+        anchored = uow.documents.mark_anchored(
+            pending.id, document=issued, merkle_root=batch.root,
+            tx_hash=ANCHOR.transaction_hash.upper().replace("0X", "0x"), block=ANCHOR.block,
+            at=T0 + timedelta(minutes=1))
+        uow.status_events.add(pending.id, "anchored", tx_hash=ANCHOR.transaction_hash,
+                              at=T0 + timedelta(minutes=1))
+        uow.commit()
+    assert anchored.state == "anchored" and anchored.salted is None
+    assert anchored.document == issued
+    assert anchored.merkle_root == to_hex(batch.root) and anchored.anchor_tx == "0x" + "ab" * 32
+    with UnitOfWork(engine) as uow:
+        assert uow.documents.get(pending.id) == anchored
+        assert uow.documents.by_merkle_root(to_hex(batch.root)) == [anchored]
+        assert uow.documents.by_target_hash(s.target_hash) == anchored
+        assert [e.action for e in uow.status_events.for_document(pending.id)] == \
+            ["issued", "anchored"]
+        with pytest.raises(ConflictError, match="schon verankert"):
+            uow.documents.mark_anchored(pending.id, document=issued, merkle_root=batch.root,
+                                        tx_hash=ANCHOR.transaction_hash, block=1, at=T0)
+        assert uow.documents.set_ledger_status(pending.id, "suspended").ledger_status == \
+            "suspended"
+        uow.commit()
+
+
+def test_anchoring_refuses_another_document(engine: Engine) -> None:
+    ags = new_ags()
+    a, b = salted(ags), salted(ags)
+    batch = make_batch([a, b])
+    with UnitOfWork(engine) as uow:
+        uow.documents.add_pending(a, created_by=None)
+        with pytest.raises(ConflictError, match="passt nicht"):
+            uow.documents.mark_anchored(
+                a.document["id"], document=finish_document(batch, 1, ANCHOR),
+                merkle_root=batch.root, tx_hash=ANCHOR.transaction_hash, block=1, at=T0)
+        with pytest.raises(RecordNotFoundError):
+            uow.documents.mark_failed("urn:uuid:" + str(uuid.uuid4()))
+        failed = uow.documents.mark_failed(a.document["id"])
+        assert failed.state == "failed" and failed.salted == a
+        with pytest.raises(ConflictError):
+            uow.documents.mark_failed(a.document["id"])
+
+
+def test_document_ids_and_landlord_codes_are_unique(engine: Engine) -> None:
+    ags = new_ags()
+    code = security.new_landlord_code()
+    first = salted(ags, "wohnungsgeberbestaetigung")
+    with UnitOfWork(engine) as uow:
+        uow.documents.add_pending(first, created_by=None, landlord_code=code)
+        uow.commit()
+    with pytest.raises(ConflictError, match="Zuordnungsmerkmal"), UnitOfWork(engine) as uow:
+        uow.documents.add_pending(salted(ags, "wohnungsgeberbestaetigung"), created_by=None,
+                                  landlord_code=code)
+    with pytest.raises(ConflictError, match="Dokument mit dieser ID"), UnitOfWork(engine) as uow:
+        uow.documents.add_pending(first, created_by=None)
+    with UnitOfWork(engine) as uow:
+        found = uow.documents.by_landlord_code(security.normalize_landlord_code(code.lower()))
+        assert found is not None and found.id == first.document["id"]
+        assert uow.documents.by_landlord_code(security.new_landlord_code()) is None
+        # Documents without a code do not collide with each other (NULLs are distinct).
+        uow.documents.add_pending(salted(ags), created_by=None)
+        uow.documents.add_pending(salted(ags), created_by=None)
+        uow.commit()
+
+
+def test_pending_for_gives_the_oldest_first(engine: Engine) -> None:
+    ags, other = new_ags(), new_ags()
+    ids = []
+    with UnitOfWork(engine) as uow:
+        for minutes in (30, 10, 20, 0):  # stored out of order
+            ids.append((minutes, uow.documents.add_pending(
+                salted(ags), created_by=None, at=T0 + timedelta(minutes=minutes)).id))
+        uow.documents.add_pending(salted(ags, "strassenmusik"), created_by=None, at=T0)
+        uow.documents.add_pending(salted(other), created_by=None, at=T0 - timedelta(days=1))
+        uow.commit()
+    oldest_first = [i for _, i in sorted(ids)]
+    with UnitOfWork(engine) as uow:
+        pending = uow.documents.pending_for(ags=ags, usecase="gefaehrlicher-hund", limit=10)
+        assert [d.id for d in pending] == oldest_first
+        assert [d.id for d in uow.documents.pending_for(ags=ags, usecase="gefaehrlicher-hund",
+                                                        limit=2)] == oldest_first[:2]
+        assert len(uow.documents.pending_for(ags=ags, limit=10)) == 5
+        groups = {(a, u): n for a, u, n in uow.documents.pending_groups() if a in (ags, other)}
+        assert groups == {(ags, "gefaehrlicher-hund"): 4, (ags, "strassenmusik"): 1,
+                          (other, "gefaehrlicher-hund"): 1}
+        uow.documents.mark_failed(oldest_first[0])
+        assert [d.id for d in uow.documents.pending_for(ags=ags, usecase="gefaehrlicher-hund")] \
+            == oldest_first[1:]
+
+
+def test_listing_pages_filters_and_search(engine: Engine) -> None:
+    ags = new_ags()
+    names = ["Jürgen Müller", "Ömer Öztürk", "Anna 100% Schmidt", "Erika Mustermann",
+             "Max Mustermann", "Zoë Weiß", "Paul Panzer"]
+    with UnitOfWork(engine) as uow:
+        for i, name in enumerate(names):
+            uow.documents.add_pending(salted(ags, subject={"halter": {"name": name}, "nr": i}),
+                                      created_by=None, at=T0 + timedelta(hours=i))
+        uow.documents.add_pending(salted(ags, "strassenmusik"), created_by=None, at=T0)
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        pages = [uow.documents.list(ags=ags, usecase="gefaehrlicher-hund", offset=o, limit=3)
+                 for o in (0, 3, 6)]
+        assert [p.total for p in pages] == [7, 7, 7]
+        assert [len(p.items) for p in pages] == [3, 3, 1]
+        listed = [d.subject["halter"]["name"] for p in pages for d in p.items]
+        assert listed == names[::-1]  # newest first
+        items, total = uow.documents.list(ags=ags)
+        assert total == 8 and len(items) == 8
+        assert uow.documents.list(ags=ags, state="anchored").total == 0
+        assert uow.documents.list(ags=ags, ledger_status="none").total == 8
+
+        def found(text: str) -> list[str]:
+            page = uow.documents.list(ags=ags, usecase="gefaehrlicher-hund", search=text)
+            return sorted(d.subject["halter"]["name"] for d in page.items)
+
+        assert found("müller") == ["Jürgen Müller"]
+        assert found("ÖZTÜRK") == ["Ömer Öztürk"]
+        assert found("mustermann") == ["Erika Mustermann", "Max Mustermann"]
+        assert found("max   MUSTERMANN") == ["Max Mustermann"]
+        assert found("WEISS") == ["Zoë Weiß"]  # case folding: ß matches ss
+        assert found("100%") == ["Anna 100% Schmidt"]
+        assert found("%") == ["Anna 100% Schmidt"]  # wildcards are taken literally
+        assert found("_") == []
+        assert found("halter") == []  # keys are not searched, only values
+        with pytest.raises(InputError):
+            uow.documents.list(ags=ags, limit=0)
+
+
+# -- links ------------------------------------------------------------------------------------
+
+def test_links_store_neither_token_nor_document_in_clear(engine: Engine) -> None:
+    ags = new_ags()
+    s = salted(ags, subject={"halter": {"name": "Geheim Geheimnis"}})
+    token = security.new_link_token()
+    link_id = str(uuid.uuid4())
+    disclosed = json.dumps({"credentialSubject": {"halter": {"name": "Geheim Geheimnis"}}})
+    with UnitOfWork(engine) as uow:
+        uow.documents.add_pending(s, created_by=None)
+        link = uow.links.add(link_id=link_id, document_id=s.document["id"],
+                             token_lookup=security.link_lookup(token),
+                             ciphertext=security.seal_link(token, link_id, disclosed.encode()),
+                             hidden_paths=["/hund/chip"], expires_at=T0 + timedelta(days=7),
+                             at=T0)
+        uow.commit()
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT * FROM links WHERE id = :i"), {"i": link_id}).one()
+    raw = repr(tuple(row))
+    assert token not in raw and "Geheimnis" not in raw and b"Geheimnis" not in bytes(row.ciphertext)
+    with UnitOfWork(engine) as uow:
+        found = uow.links.by_lookup(security.link_lookup(token))
+        assert found == link and found.hidden_paths == ("/hund/chip",)
+        assert security.open_link(token, found.id, found.ciphertext).decode() == disclosed
+        assert uow.links.by_lookup(security.link_lookup(security.new_link_token())) is None
+        assert found.usable_at(T0 + timedelta(days=1))
+        assert not found.usable_at(T0 + timedelta(days=7))
+        withdrawn = uow.links.withdraw(link_id, at=T0 + timedelta(days=1))
+        assert uow.links.withdraw(link_id).withdrawn_at == withdrawn.withdrawn_at
+        assert not withdrawn.usable_at(T0 + timedelta(days=2))
+        assert uow.links.for_document(s.document["id"]) == [withdrawn]
+        assert uow.links.by_id(link_id) == withdrawn
+        with pytest.raises(RecordNotFoundError):
+            uow.links.withdraw("nope")
+        uow.commit()
+
+
+def test_links_and_events_need_an_existing_document(engine: Engine) -> None:
+    with pytest.raises(ConflictError, match="verweist"), UnitOfWork(engine) as uow:
+        uow.status_events.add("urn:uuid:" + str(uuid.uuid4()), "revoked")
+
+
+# -- audit and verification logs --------------------------------------------------------------
+
+def test_audit_log_appends_lists_and_refuses_secrets(engine: Engine) -> None:
+    actor = str(add_user(engine))
+    with UnitOfWork(engine) as uow:
+        for i in range(5):
+            uow.audit.append(actor=actor, actor_kind="user", action="document.revoke",
+                             target=f"urn:uuid:{i}", remote_addr="127.0.0.1",
+                             detail={"reason": i}, at=T0 + timedelta(seconds=i))
+        with pytest.raises(ValueError, match="secrets"):
+            uow.audit.append(actor=actor, actor_kind="user", action="login",
+                             detail={"attempt": {"password": "x"}})
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        page = uow.audit.list(actor=actor, limit=2, offset=1)
+        assert page.total == 5
+        assert [e.detail["reason"] for e in page.items] == [3, 2]
+        assert uow.audit.list(actor=actor, since=T0 + timedelta(seconds=3)).total == 2
+        assert uow.audit.list(actor=actor, target="urn:uuid:4").items[0].at == \
+            T0 + timedelta(seconds=4)
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_log SET action = 'forged'",
+    "DELETE FROM audit_log",
+    "UPDATE verification_log SET result = 'valid'",
+    "DELETE FROM verification_log",
+])
+def test_logs_are_append_only_in_the_database(engine: Engine, statement: str) -> None:
+    key, key_hash = security.new_api_key()
+    with UnitOfWork(engine) as uow:
+        uow.audit.append(actor="anonymous", actor_kind="anonymous", action="verify")
+        api_key = uow.api_keys.add(name="Polizei", prefix=key[:12], key_hash=key_hash)
+        uow.verification_log.append(api_key_id=api_key.id, document_id="urn:uuid:x",
+                                    result="valid")
+        uow.commit()
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(sa.text(statement))
+
+
+def test_truncate_of_the_audit_log_is_refused_on_postgresql(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE")
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE audit_log"))
+
+
+def test_verification_log(engine: Engine) -> None:
+    _, key_hash = security.new_api_key()
+    with UnitOfWork(engine) as uow:
+        api_key = uow.api_keys.add(name="Ordnungsamt", prefix="gck_x", key_hash=key_hash)
+        uow.verification_log.append(api_key_id=api_key.id, document_id="urn:uuid:a",
+                                    result="valid", at=T0)
+        uow.verification_log.append(api_key_id=api_key.id, link_id="l-1", result="revoked",
+                                    at=T0 + timedelta(minutes=1))
+        with pytest.raises(InputError):
+            uow.verification_log.append(api_key_id=api_key.id, result="valid")
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        items, total = uow.verification_log.list(api_key_id=api_key.id)
+    assert total == 2
+    assert [(e.link_id, e.result) for e in items] == [("l-1", "revoked"), (None, "valid")]
