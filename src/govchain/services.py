@@ -23,10 +23,10 @@ from govchain.documents import (
     parse_proof,
     salt_document,
 )
-from govchain.errors import InputError, KeyStoreError, ValidationError
+from govchain.errors import InputError, KeyStoreError, LedgerUnavailableError, ValidationError
 from govchain.ledger import AccountState, Deployment, Ledger, TxResult, doc_type_of
 from govchain.timefmt import now, parse_time
-from govchain.verification import REASONS, VerificationResult, verify_document
+from govchain.verification import REASONS, VerificationResult, unverifiable, verify_document
 
 # Enough ether for years of anchoring on a development chain; real networks fund accounts
 # themselves or run with a gas price of zero (Besu QBFT consortium).
@@ -108,15 +108,19 @@ def mark_compromised(ctx: Context, account: str, since: datetime) -> TxResult:
 # -- issuers ----------------------------------------------------------------------------------
 
 def issuer_signer(ctx: Context, ags: str, account: str | None = None) -> LocalAccount:
-    """An active account of the municipality whose key this home holds (the newest one)."""
+    """The account that signs for the municipality.
+
+    An explicitly named account is used as it is, if this home holds its key: the contracts decide
+    whether it may act (the chain is the source of truth for rights). Otherwise the newest active,
+    uncompromised account of the municipality whose key this home holds.
+    """
+    if account:
+        return ctx.keys.unlock(account)
     municipality = ctx.ledger.municipality(ags)
     if not municipality.admitted:
         raise InputError(f"Die Kommune mit AGS {ags} ist nicht zugelassen")
-    candidates = [account] if account else list(reversed(municipality.accounts))
-    for address in candidates:
+    for address in reversed(municipality.accounts):
         info = ctx.ledger.issuer_account(address)
-        if info.ags != ags:
-            raise InputError(f"Konto {address} gehört nicht zur Kommune {ags}")
         if info.state is AccountState.ACTIVE and not info.compromised_since \
                 and ctx.keys.has(address):
             return ctx.keys.unlock(address)
@@ -213,7 +217,11 @@ def change_status(ctx: Context, document: Mapping[str, Any], action: Action,
 def verify(ctx: Context, document: Mapping[str, Any], at: datetime | str | None = None
            ) -> VerificationResult:
     when = parse_time(at) if isinstance(at, str) else at
-    return verify_document(document, ledger=ctx.ledger, usecases=ctx.usecases, at=when)
+    try:
+        ledger = ctx.ledger
+    except LedgerUnavailableError as err:
+        return unverifiable(document, str(err), when)
+    return verify_document(document, ledger=ledger, usecases=ctx.usecases, at=when)
 
 
 def doc_type_name(ctx: Context, doc_type: bytes) -> str:

@@ -114,9 +114,24 @@ def verify_document(
     return v.run()
 
 
+def unverifiable(document: Mapping[str, Any], reason: str, at: datetime | None = None
+                 ) -> VerificationResult:
+    """The answer when no ledger can be asked at all."""
+    v = _Verifier(document, _NoLedger(), None, at or now())
+    v._set("anchoring", None, f"Das Ledger ist gerade nicht erreichbar ({reason}).")
+    return v._result(Status.UNVERIFIABLE)
+
+
+class _NoLedger:
+    deployment: Deployment
+
+    def verification(self, root: bytes, target_hash: bytes) -> OnChainVerification:
+        raise LedgerUnavailableError("kein Ledger")
+
+
 class _Verifier:
     def __init__(self, document: Mapping[str, Any], ledger: LedgerReader,
-                 usecases: UseCaseRegistry, at: datetime) -> None:
+                 usecases: UseCaseRegistry | None, at: datetime) -> None:
         self.doc = document
         self.ledger = ledger
         self.usecases = usecases
@@ -222,7 +237,7 @@ class _Verifier:
     def _usecase(self) -> UseCase:
         status = self.doc.get("credentialStatus")
         usecase_id = status.get("usecase") if isinstance(status, Mapping) else None
-        if not isinstance(usecase_id, str):
+        if not isinstance(usecase_id, str) or self.usecases is None:
             raise InputError("Die Dokumentart (credentialStatus.usecase) fehlt")
         try:
             usecase = self.usecases.get(usecase_id)

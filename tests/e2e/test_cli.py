@@ -1,0 +1,137 @@
+"""The `govchain` command as a user runs it: separate processes sharing one home directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def govchain(home: Path, *args: str, check: bool = True, input: str | None = None
+             ) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GOVCHAIN_HOME": str(home)}
+    env.pop("GOVCHAIN_KEY_PASSPHRASE", None)
+    proc = subprocess.run([sys.executable, "-m", "govchain", *args], env=env, text=True,
+                          capture_output=True, input=input, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"govchain {' '.join(args)} → {proc.returncode}\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    home = tmp_path_factory.mktemp("home")
+    out = tmp_path_factory.mktemp("out")
+    proc = govchain(home, "demo", "--out", str(out))
+    return home, out, proc.stdout
+
+
+def test_demo_shows_every_case_as_expected(demo_run: tuple[Path, Path, str]) -> None:
+    _, out, stdout = demo_run
+    for status in ("VALID", "INVALID", "REVOKED", "SUSPENDED", "EXPIRED", "NOT_YET_VALID"):
+        assert status in stdout
+    assert "✗" not in stdout
+    assert "Prüfungen wie erwartet" in stdout
+    assert "kompromittiert" in stdout
+    files = sorted(out.glob("*.json"))
+    assert len(files) >= 8
+    docs = [json.loads(f.read_text()) for f in files]
+    usecases = {d["credentialStatus"]["usecase"] for d in docs}
+    assert usecases == {"wohnungsgeberbestaetigung", "gefaehrlicher-hund", "strassenmusik"}
+
+
+def test_document_from_demo_verifies_in_a_separate_process(
+        demo_run: tuple[Path, Path, str]) -> None:
+    home, out, _ = demo_run
+    dog = next(out.glob("*-gefaehrlicher-hund-1.json"))
+    proc = govchain(home, "verify", str(dog))
+    assert proc.returncode == 0 and proc.stdout.startswith("VALID")
+    result = json.loads(govchain(home, "verify", "--json", str(dog)).stdout)
+    assert result["status"] == "VALID"
+    assert {c["name"] for c in result["checks"]} >= {
+        "integrity", "anchoring", "issuer", "status", "validity"}
+    revoked = next(out.glob("*-gefaehrlicher-hund-2.json"))
+    proc = govchain(home, "verify", str(revoked), check=False)
+    assert proc.returncode == 1 and proc.stdout.startswith("REVOKED")
+    forged = next(out.glob("*-gefaelscht.json"))
+    proc = govchain(home, "verify", str(forged), check=False)
+    assert proc.returncode == 1 and proc.stdout.startswith("INVALID")
+
+
+def test_disclose_then_verify(demo_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+    home, out, _ = demo_run
+    dog = next(out.glob("*-gefaehrlicher-hund-1.json"))
+    shown = tmp_path / "shown.json"
+    govchain(home, "disclose", str(dog), "--hide", "/halter/anschrift", "--hide",
+             "/halter/geburtsdatum", "--out", str(shown))
+    data: dict[str, Any] = json.loads(shown.read_text())
+    assert "anschrift" not in data["credentialSubject"]["halter"]
+    assert govchain(home, "verify", str(shown)).stdout.startswith("VALID")
+    proc = govchain(home, "disclose", str(dog), "--hide", "/validFrom", "--out",
+                    str(tmp_path / "x.json"), check=False)
+    assert proc.returncode == 2 and "Fehler" in proc.stderr
+    proc = govchain(home, "disclose", str(dog), "--hide", "issuer", "--out",
+                    str(tmp_path / "x.json"), check=False)
+    assert proc.returncode == 2 and "kann nicht verborgen werden" in proc.stderr
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_issue_and_registrar_commands(demo_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+    home, _, _ = demo_run
+    root = Path(__file__).resolve().parents[2]
+    example = next((root / "usecases" / "strassenmusik" / "examples").glob("*.json"))
+    govchain(home, "registry", "admit", "--ags", "05711000", "--name", "Stadt Bielefeld",
+             "--usecase", "strassenmusik")
+    shown = govchain(home, "registry", "show", "--ags", "05711000").stdout
+    assert "Stadt Bielefeld" in shown and "strassenmusik" in shown
+    doc = tmp_path / "permit.json"
+    govchain(home, "issue", "--ags", "05711000", "--usecase", "strassenmusik", "--subject",
+             str(example), "--valid-from", "2026-01-01", "--valid-until", "2099-01-01",
+             "--out", str(doc))
+    data = json.loads(doc.read_text())
+    assert data["issuer"]["name"] == "Stadt Bielefeld"
+    govchain(home, "suspend", str(doc), "--reason", "6")
+    assert govchain(home, "verify", str(doc), check=False).stdout.startswith("SUSPENDED")
+    govchain(home, "reinstate", str(doc))
+    govchain(home, "revoke", str(doc), "--reason", "2")
+    assert govchain(home, "verify", str(doc), check=False).stdout.startswith("REVOKED")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["verify", "/nonexistent.json"], "nicht lesbar"),
+    (["issue", "--ags", "05334002", "--usecase", "gibtsnicht", "--subject", "{subject}",
+      "--out", "{out}"], "gibtsnicht"),
+    (["issue", "--ags", "05334002", "--usecase", "gefaehrlicher-hund", "--subject", "{bad}",
+      "--out", "{out}"], "chipnummer"),
+    (["issue", "--ags", "05334002", "--usecase", "gefaehrlicher-hund", "--subject",
+      "{notjson}", "--out", "{out}"], "kein gültiges JSON"),
+    (["registry", "admit", "--ags", "123", "--name", "X", "--usecase", "strassenmusik"], "AGS"),
+    (["registry", "admit", "--ags", "05334002", "--name", "Aachen", "--usecase",
+      "strassenmusik"], "bereits zugelassen"),
+    (["verify", "--at", "gestern", "{subject}"], "Zeitangabe"),
+])
+def test_bad_input_gives_a_clear_message_and_writes_nothing(
+        demo_run: tuple[Path, Path, str], tmp_path: Path, args: list[str], message: str) -> None:
+    home, out, _ = demo_run
+    root = Path(__file__).resolve().parents[2]
+    dog_example = json.loads(next(
+        (root / "usecases" / "gefaehrlicher-hund" / "examples").glob("*.json")).read_text())
+    dog_example["subject"]["hund"]["chipnummer"] = "12"
+    (tmp_path / "bad.json").write_text(json.dumps(dog_example))
+    (tmp_path / "notjson.json").write_text("{nope")
+    subject = next(out.glob("*-gefaehrlicher-hund-1.json"))
+    paths = {"subject": str(subject), "out": str(tmp_path / "new.json"),
+             "bad": str(tmp_path / "bad.json"), "notjson": str(tmp_path / "notjson.json")}
+    proc = govchain(home, *[a.format(**paths) for a in args], check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "new.json").exists()
