@@ -81,7 +81,7 @@ class Demo:
         self.rows.append(Row(step, label, str(expected), str(result.status), detail))
         mark = "✓" if result.status is expected else "✗"
         colour = "green" if result.status is expected else "red"
-        click.echo(f"  {click.style(mark, fg=colour)} {label:38} {str(result.status):14} {detail}")
+        click.echo(f"  {click.style(mark, fg=colour)} {label:38} {result.status!s:14} {detail}")
         return result
 
     def expect_refusal(self, step: str, label: str, action: Callable[[], object],

@@ -329,7 +329,7 @@ def disclose(document: Mapping[str, Any], hide: Sequence[str]) -> dict[str, Any]
 def _child(container: Any, token: str, raw: str) -> Any:
     if isinstance(container, dict) and token in container:
         return container[token]
-    if isinstance(container, list) and token.isdigit() and int(token) < len(container):
-        if container[int(token)] is not None:
-            return container[int(token)]
+    if (isinstance(container, list) and token.isdigit() and int(token) < len(container)
+            and container[int(token)] is not None):
+        return container[int(token)]
     raise InputError(f"Feld {raw!r} gibt es in diesem Dokument nicht (oder es ist schon verborgen)")

@@ -16,7 +16,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from govchain.errors import KeyStoreError
 
@@ -68,7 +68,7 @@ class KeyStore:
         self._unlocked[account.address] = account
         return KeyInfo(account.address, label, path)
 
-    def list(self) -> list[KeyInfo]:
+    def keys(self) -> list[KeyInfo]:
         infos = []
         for path in sorted(self.directory.glob("0x*.json")):
             try:
@@ -102,7 +102,7 @@ class KeyStore:
         return account
 
     def by_label(self, label: str) -> list[KeyInfo]:
-        return [k for k in self.list() if k.label == label]
+        return [k for k in self.keys() if k.label == label]
 
 
 def resolve_passphrase(dev_file: Path | None) -> str:

@@ -14,9 +14,11 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError, Web3Exception
 
@@ -181,7 +183,7 @@ _AUTH_ERRORS = {
 class _ErrorDecoder:
     """Maps revert data to the contracts' custom errors."""
 
-    def __init__(self, abis: Sequence[list[dict[str, Any]]]) -> None:
+    def __init__(self, abis: Sequence[Sequence[Any]]) -> None:
         self._errors: dict[bytes, tuple[str, list[str]]] = {}
         for abi in abis:
             for item in abi:

@@ -12,7 +12,7 @@ import pytest
 from govchain import services
 from govchain.context import Context
 from govchain.documents import disclose
-from govchain.errors import InputError, NotAuthorizedError, ValidationError
+from govchain.errors import NotAuthorizedError, ValidationError
 from govchain.timefmt import parse_time
 from govchain.verification import CheckStatus, Status
 
