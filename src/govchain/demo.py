@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -194,8 +193,7 @@ class Demo:
                                         ctx.usecases.get("wohnungsgeberbestaetigung").examples[0])]
         before = self.issue(koeln, "wohnungsgeberbestaetigung", example, account=key)[0]
         since = parse_time(before["proof"]["anchor"]["anchoredAt"]) + timedelta(seconds=1)
-        while now() < since:  # the next block must be stamped at or after `since`
-            time.sleep(0.05)
+        services.advance_chain_time(ctx, since)  # the next block is stamped at or after `since`
         after = self.issue(koeln, "wohnungsgeberbestaetigung", example, account=key)[0]
         services.mark_compromised(ctx, key, since)
         click.echo(f"  Konto {key} kompromittiert seit {de(since)}")

@@ -6,6 +6,7 @@ every business rule lives here once: validation before any write, who signs, how
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,7 @@ from typing import Any, Literal
 
 from eth_account.signers.local import LocalAccount
 
+from govchain.chain.base import ChainFeatureUnsupportedError
 from govchain.context import REGISTRAR_LABEL, Context, issuer_label
 from govchain.documents import (
     AnchorRef,
@@ -103,6 +105,22 @@ def retire_account(ctx: Context, account: str) -> TxResult:
 
 def mark_compromised(ctx: Context, account: str, since: datetime) -> TxResult:
     return ctx.ledger.mark_compromised(registrar_account(ctx), account, int(since.timestamp()))
+
+
+def advance_chain_time(ctx: Context, at_least: datetime) -> None:
+    """Makes the next block carry a timestamp of at least `at_least` (demos and drills).
+
+    Development chains jump their clock; a real network is simply waited for.
+    """
+    target = int(at_least.timestamp())
+    latest = ctx.chain.latest_block().timestamp
+    if latest >= target:
+        return
+    try:
+        ctx.chain.set_next_block_timestamp(target)
+    except ChainFeatureUnsupportedError:
+        while ctx.chain.latest_block().timestamp < target and time.time() < target:
+            time.sleep(0.2)
 
 
 # -- issuers ----------------------------------------------------------------------------------
