@@ -74,7 +74,8 @@ class AnchorRef:
 
 # -- pointers ---------------------------------------------------------------------------------
 
-def _escape(token: str) -> str:
+def escape_token(token: str) -> str:
+    """One JSON Pointer reference token (RFC 6901)."""
     return token.replace("~", "~0").replace("/", "~1")
 
 
@@ -90,6 +91,19 @@ def parse_pointer(pointer: str) -> list[str]:
     return [_unescape(t) for t in pointer[1:].split("/")]
 
 
+def resolve_pointer(instance: Any, pointer: str) -> Any:
+    """The value at `pointer` inside `instance`; LookupError if there is none."""
+    node = instance
+    for token in parse_pointer(pointer):
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            raise LookupError(pointer)
+    return node
+
+
 def iter_leaves(value: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
     """Yields (JSON Pointer, value) for every scalar and every empty list or object.
 
@@ -100,7 +114,7 @@ def iter_leaves(value: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
         if not value:
             yield pointer, value
         for key, child in value.items():
-            yield from iter_leaves(child, f"{pointer}/{_escape(key)}")
+            yield from iter_leaves(child, f"{pointer}/{escape_token(key)}")
     elif isinstance(value, list):
         if not value:
             yield pointer, value

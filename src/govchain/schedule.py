@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
-from govchain.documents import parse_pointer
+from govchain.documents import resolve_pointer
 from govchain.errors import InputError
 from govchain.timefmt import BERLIN
 
@@ -113,14 +113,10 @@ def parse_windows(raw: object) -> tuple[Window, ...]:
 
 def windows_from_subject(subject: object, pointer: str) -> tuple[Window, ...]:
     """The windows at `pointer` inside a credentialSubject; InputError if missing or hidden."""
-    node: Any = subject
-    for token in parse_pointer(pointer):
-        if isinstance(node, Mapping) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            raise InputError(f"Die Zeitfenster ({pointer}) fehlen oder sind verborgen")
+    try:
+        node = resolve_pointer(subject, pointer)
+    except LookupError:
+        raise InputError(f"Die Zeitfenster ({pointer}) fehlen oder sind verborgen") from None
     return parse_windows(node)
 
 

@@ -44,7 +44,7 @@ from jsonschema import ValidationError as SchemaViolation
 from jsonschema.exceptions import SchemaError
 
 from govchain import schedule
-from govchain.documents import parse_pointer
+from govchain.documents import escape_token, parse_pointer, resolve_pointer
 from govchain.errors import ConfigurationError, UnknownUseCaseError, ValidationError
 from govchain.hashing import keccak
 
@@ -232,11 +232,11 @@ _FORMAT_WORDS = {
 
 def _explain(error: SchemaViolation) -> list[tuple[str, str, int]]:
     """(path, German text, rank) for each field an error is about; a lower rank wins per field."""
-    path = "".join("/" + _escape(str(t)) for t in error.absolute_path)
+    path = "".join("/" + escape_token(str(t)) for t in error.absolute_path)
     custom = error.schema.get("errorMessage") if isinstance(error.schema, Mapping) else None
     kind, value, instance = str(error.validator), error.validator_value, error.instance
     if kind == "required" and isinstance(instance, Mapping):
-        return [(f"{path}/{_escape(name)}", custom or "Pflichtfeld fehlt", _RANK_MISSING_OR_UNKNOWN)
+        return [(f"{path}/{escape_token(name)}", custom or "Pflichtfeld fehlt", _RANK_MISSING_OR_UNKNOWN)
                 for name in value if name not in instance]
     if kind in ("additionalProperties", "unevaluatedProperties") and isinstance(instance, Mapping):
         schema = error.schema if isinstance(error.schema, Mapping) else {}
@@ -244,7 +244,7 @@ def _explain(error: SchemaViolation) -> list[tuple[str, str, int]]:
         patterns = list(schema.get("patternProperties", {}))
         extra = [k for k in instance
                  if k not in known and not any(re.search(p, k) for p in patterns)]
-        return [(f"{path}/{_escape(k)}", custom or "unbekanntes Feld", _RANK_MISSING_OR_UNKNOWN)
+        return [(f"{path}/{escape_token(k)}", custom or "unbekanntes Feld", _RANK_MISSING_OR_UNKNOWN)
                 for k in extra]
     if custom:
         return [(path, custom, _RANK_TYPE if kind == "type" else _RANK_OTHER)]
@@ -349,19 +349,10 @@ _MISSING = object()
 
 
 def _lookup(instance: object, pointer: str) -> Any:
-    node: Any = instance
-    for token in parse_pointer(pointer):
-        if isinstance(node, Mapping) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return _MISSING
-    return node
-
-
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
+    try:
+        return resolve_pointer(instance, pointer)
+    except LookupError:
+        return _MISSING
 
 
 def _pointer_order(pointer: str) -> list[tuple[int, int, str]]:
