@@ -304,3 +304,4 @@ def demo(ctx: Context, out: Path | None) -> None:
     from govchain.demo import run_demo
 
     run_demo(ctx, out)
+from govchain import cli_service  # noqa: E402,F401

@@ -6,7 +6,9 @@ every business rule lives here once: validation before any write, who signs, how
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,19 +18,31 @@ from eth_account.signers.local import LocalAccount
 
 from govchain.chain.base import ChainFeatureUnsupportedError
 from govchain.context import REGISTRAR_LABEL, Context, issuer_label
+from govchain.db import UnitOfWork
 from govchain.documents import (
     AnchorRef,
     IssuerRef,
+    disclose,
     finish_document,
     make_batch,
     new_document,
     parse_proof,
     salt_document,
 )
-from govchain.errors import InputError, KeyStoreError, LedgerUnavailableError, ValidationError
+from govchain.errors import InputError, KeyStoreError, LedgerUnavailableError, LinkTokenError, ValidationError
+from govchain.hashing import canonical_json
 from govchain.ledger import AccountState, Deployment, Ledger, TxResult, doc_type_of
-from govchain.timefmt import now, parse_time
-from govchain.verification import REASONS, VerificationResult, unverifiable, verify_document
+from govchain.security import link_lookup, new_link_token, open_link, seal_link
+from govchain.timefmt import de, from_unix, now, parse_time
+from govchain.verification import (
+    REASONS,
+    Status,
+    VerificationResult,
+    link_result,
+    unverifiable,
+    verify_document,
+    with_link_check,
+)
 
 # Enough ether for years of anchoring on a development chain; real networks fund accounts
 # themselves or run with a gas price of zero (Besu QBFT consortium).
@@ -154,10 +168,13 @@ class IssueRequest:
 
 
 def issue_documents(ctx: Context, ags: str, usecase_id: str, requests: Sequence[IssueRequest],
-                    account: str | None = None) -> list[dict[str, Any]]:
+                    account: str | None = None, *, uow: UnitOfWork | None = None,
+                    created_by: int | None = None) -> list[dict[str, Any]]:
     """Validates every request, then anchors all of them under one Merkle root.
 
     Nothing is anchored unless every subject is valid; the error names each request and field.
+    With `uow`, the municipality's records are kept: each document is stored as pending before
+    the anchor is sent and as anchored after (the caller commits).
     """
     usecase = ctx.usecases.get(usecase_id)
     if not requests:
@@ -187,10 +204,22 @@ def issue_documents(ctx: Context, ags: str, usecase_id: str, requests: Sequence[
             credential_type=usecase.credential_type, usecase_id=usecase.id,
             subject=req.subject, issuer=issuer, valid_from=valid_from, valid_until=valid_until)))
     batch = make_batch(salted)
+    if uow is not None:
+        for item in salted:
+            uow.documents.add_pending(item, created_by=created_by)
+            uow.status_events.add(item.document["id"], "issued", actor=created_by)
     tx = ctx.ledger.anchor(signer, usecase.doc_type, [batch.root])
     anchor = AnchorRef(ctx.deployment.chain_id, ctx.deployment.document_registry,
                        tx.transaction_hash, tx.block, tx.timestamp)
-    return [finish_document(batch, i, anchor) for i in range(len(salted))]
+    docs = [finish_document(batch, i, anchor) for i in range(len(salted))]
+    if uow is not None:
+        for doc in docs:
+            uow.documents.mark_anchored(doc["id"], document=doc, merkle_root=batch.root,
+                                        tx_hash=tx.transaction_hash, block=tx.block,
+                                        at=from_unix(tx.timestamp))
+            uow.status_events.add(doc["id"], "anchored", actor=created_by,
+                                  tx_hash=tx.transaction_hash)
+    return docs
 
 
 Action = Literal["revoke", "suspend", "reinstate"]
@@ -240,6 +269,79 @@ def verify(ctx: Context, document: Mapping[str, Any], at: datetime | str | None 
     except LedgerUnavailableError as err:
         return unverifiable(document, str(err), when)
     return verify_document(document, ledger=ledger, usecases=ctx.usecases, at=when)
+
+
+# -- verification links ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CreatedLink:
+    """A new verification link; the token is shown once and never stored."""
+
+    id: str
+    token: str
+    url: str
+    expires_at: datetime | None
+
+
+def create_link(uow: UnitOfWork, document_id: str, *, base_url: str, hide: Sequence[str] = (),
+                expires_at: datetime | None = None, created_by: int | None = None) -> CreatedLink:
+    """Shares an anchored document (optionally with hidden fields) behind a capability URL.
+
+    The database keeps only a lookup value derived from the token and the disclosed document
+    sealed with AES-GCM under a key derived from the token: a copy of it reveals no personal data
+    and no usable link.
+    """
+    record = uow.documents.get(document_id)
+    if record is None or record.document is None:
+        raise InputError(f"Kein verankertes Dokument {document_id}")
+    if expires_at is not None and expires_at <= now():
+        raise InputError("Das Ablaufdatum des Links liegt in der Vergangenheit")
+    shown = disclose(record.document, hide) if hide else record.document
+    token = new_link_token()
+    link_id = uuid.uuid4().hex
+    sealed = seal_link(token, link_id, canonical_json(shown))
+    uow.links.add(link_id=link_id, document_id=document_id, token_lookup=link_lookup(token),
+                  ciphertext=sealed, hidden_paths=list(hide), created_by=created_by,
+                  expires_at=expires_at)
+    return CreatedLink(link_id, token, f"{base_url.rstrip('/')}/v/{token}", expires_at)
+
+
+@dataclass(frozen=True)
+class LinkVerification:
+    result: VerificationResult
+    document: dict[str, Any] | None  # the disclosed document, when the link is usable
+    link_id: str | None
+
+
+def verify_link(ctx: Context, uow: UnitOfWork, token: str, at: datetime | None = None
+                ) -> LinkVerification:
+    """Opens a link and verifies the document behind it; an expired, withdrawn or unknown link
+    gives a result that says so."""
+    when = at or now()
+    try:
+        link = uow.links.by_lookup(link_lookup(token))
+    except LinkTokenError:
+        link = None
+    if link is None:
+        return LinkVerification(link_result(Status.INVALID, "Diesen Prüflink gibt es nicht.", when),
+                                None, None)
+    if link.withdrawn_at is not None:
+        return LinkVerification(link_result(
+            Status.INVALID, f"Der Prüflink wurde am {de(link.withdrawn_at)} zurückgezogen.", when),
+            None, link.id)
+    if link.expires_at is not None and when >= link.expires_at:
+        return LinkVerification(link_result(
+            Status.EXPIRED, f"Der Prüflink ist am {de(link.expires_at)} abgelaufen.", when),
+            None, link.id)
+    document = json.loads(open_link(token, link.id, link.ciphertext))
+    result = verify(ctx, document, when)
+    until = f" bis {de(link.expires_at)}" if link.expires_at else ""
+    result = with_link_check(result, f"Prüflink gültig{until}.")
+    return LinkVerification(result, document, link.id)
+
+
+def withdraw_link(uow: UnitOfWork, link_id: str) -> None:
+    uow.links.withdraw(link_id)
 
 
 def doc_type_name(ctx: Context, doc_type: bytes) -> str:

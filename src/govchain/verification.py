@@ -7,7 +7,7 @@ ledger cannot be reached the answer is UNVERIFIABLE, never VALID and never INVAL
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -120,6 +120,19 @@ def unverifiable(document: Mapping[str, Any], reason: str, at: datetime | None =
     v = _Verifier(document, _NoLedger(), None, at or now())
     v._set("anchoring", None, f"Das Ledger ist gerade nicht erreichbar ({reason}).")
     return v._result(Status.UNVERIFIABLE)
+
+
+def link_result(status: Status, message: str, at: datetime) -> VerificationResult:
+    """The answer for a verification link that cannot be used (unknown, withdrawn, expired)."""
+    checks = tuple(Check(n, CheckStatus.NOT_CHECKED, "nicht geprüft") for n in _ORDER)
+    return VerificationResult(status=status, checks=(*checks, Check("link", CheckStatus.FAILED,
+                                                                         message)),
+                              checked_at=at.isoformat(timespec="seconds"))
+
+
+def with_link_check(result: VerificationResult, message: str) -> VerificationResult:
+    """`result` with a passed `link` check appended."""
+    return replace(result, checks=(*result.checks, Check("link", CheckStatus.PASSED, message)))
 
 
 class _NoLedger:

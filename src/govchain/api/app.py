@@ -1,0 +1,67 @@
+"""Builds the FastAPI application: opens the ledger and the database on start, closes them on stop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from govchain import services
+from govchain.api.errors import install_error_handlers
+from govchain.api.routes import auth, health, usecases, verify
+from govchain.api.tokens import load_or_create_key
+from govchain.context import Context
+from govchain.db import check_schema, make_engine, upgrade
+from govchain.errors import ConfigurationError
+from govchain.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+
+
+def open_context(settings: Settings) -> Context:
+    """The home's ledger, deployed first on a fresh embedded chain; a JSON-RPC node needs a
+    deployment made beforehand."""
+    ctx = Context(home=settings.home, rpc_url=settings.rpc_url, usecases_dir=settings.usecases)
+    try:
+        if settings.rpc_url and not ctx.initialised:
+            raise ConfigurationError(
+                f"{ctx.deployment_file} fehlt: zuerst die Verträge bereitstellen "
+                f"(govchain --home {settings.home} --rpc-url URL init)")
+        services.init_home(ctx)
+        # Opened here, once: requests run in worker threads and must not race to create them.
+        _ = ctx.ledger, ctx.usecases
+    except BaseException:
+        ctx.close()
+        raise
+    return ctx
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.effective_database_url)
+        try:
+            upgrade(engine)
+            check_schema(engine)
+            ctx = open_context(settings)
+            try:
+                app.state.context = ctx
+                app.state.engine = engine
+                app.state.token_key = load_or_create_key(settings.home)
+                yield
+            finally:
+                ctx.close()
+        finally:
+            engine.dispose()
+
+    app = FastAPI(title="govchain", version="1", lifespan=lifespan,
+                  description="Prüfbare Verwaltungsdokumente der Kommunen in NRW",
+                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url="/docs", redoc_url=None)
+    app.state.settings = settings
+    install_error_handlers(app)
+    for module in (health, usecases, verify, auth):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,115 @@
+"""Dependencies of the routes, as Annotated aliases (SettingsDep, ContextDep, UoWDep, CurrentUser...)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.engine import Engine
+
+from govchain.api.tokens import InvalidTokenError, read_token
+from govchain.context import Context
+from govchain.db import ApiKeyRecord, UnitOfWork, UserRecord
+from govchain.security import api_key_hash, api_key_matches
+from govchain.settings import Settings
+from govchain.timefmt import now
+
+TOKEN_URL = "/api/v1/auth/token"
+API_KEY_HEADER = "X-API-Key"
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_context(request: Request) -> Context:
+    ctx: Context = request.app.state.context
+    return ctx
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_token_key(request: Request) -> bytes:
+    key: bytes = request.app.state.token_key
+    return key
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+ContextDep = Annotated[Context, Depends(get_context)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+TokenKeyDep = Annotated[bytes, Depends(get_token_key)]
+
+
+def get_uow(engine: EngineDep) -> Iterator[UnitOfWork]:
+    """One transaction per request; what the route does not commit is rolled back."""
+    with UnitOfWork(engine) as uow:
+        yield uow
+
+
+UoWDep = Annotated[UnitOfWork, Depends(get_uow)]
+
+_bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+_api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False,
+                               description="API-Schlüssel institutioneller Prüfer (optional)")
+
+
+def _unauthorized(message: str = "Nicht angemeldet oder Anmeldung abgelaufen") -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, message,
+                         headers={"WWW-Authenticate": "Bearer"})
+
+
+def get_current_user(token: Annotated[str | None, Depends(_bearer)], key: TokenKeyDep,
+                     uow: UoWDep) -> UserRecord:
+    """The logged-in user; a token of a user disabled, removed or given another role since it
+    was issued no longer counts."""
+    if not token:
+        raise _unauthorized()
+    try:
+        claims = read_token(key, token, at=now())
+    except InvalidTokenError:
+        raise _unauthorized() from None
+    user = uow.users.by_id(claims.user_id)
+    if user is None or not user.active or user.role != claims.role:
+        raise _unauthorized()
+    return user
+
+
+CurrentUser = Annotated[UserRecord, Depends(get_current_user)]
+
+
+def get_current_registrar(user: CurrentUser) -> UserRecord:
+    if user.role != "registrar":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Nur für die Registrierungsstelle")
+    return user
+
+
+def get_current_clerk(user: CurrentUser) -> UserRecord:
+    if user.role != "clerk":
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            "Nur für Sachbearbeiterinnen und Sachbearbeiter einer Kommune")
+    return user
+
+
+CurrentRegistrar = Annotated[UserRecord, Depends(get_current_registrar)]
+CurrentClerk = Annotated[UserRecord, Depends(get_current_clerk)]
+
+
+def get_api_key(key: Annotated[str | None, Security(_api_key_header)],
+                uow: UoWDep) -> ApiKeyRecord | None:
+    """The presented institutional API key, None without one; 401 for an unknown or revoked key
+    (a verifier who sends a key wants the check recorded, so it must not silently not be)."""
+    if key is None:
+        return None
+    record = uow.api_keys.by_hash(api_key_hash(key))
+    if record is None or not record.active or not api_key_matches(key, record.key_hash):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Unbekannter oder gesperrter API-Schlüssel")
+    return record
+
+
+OptionalApiKey = Annotated[ApiKeyRecord | None, Depends(get_api_key)]

@@ -1,0 +1,61 @@
+"""Login (OAuth2 password flow) and the logged-in user."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from govchain.api.deps import CurrentUser, SettingsDep, TokenKeyDep, UoWDep
+from govchain.api.tokens import issue_token
+from govchain.db import UserRecord
+from govchain.security import hash_password, needs_rehash, verify_password
+from govchain.timefmt import now
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    role: str
+    municipality: str | None
+    displayName: str  # the API's JSON is camelCase
+
+    @classmethod
+    def of(cls, user: UserRecord) -> UserOut:
+        return cls(id=user.id, username=user.username, role=user.role,
+                   municipality=user.municipality_ags, displayName=user.display_name)
+
+
+@router.post("/token", responses={401: {"description": "Benutzername oder Passwort falsch"}})
+def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], uow: UoWDep,
+          settings: SettingsDep, key: TokenKeyDep) -> TokenOut:
+    """Exchanges username and password for a bearer token."""
+    user = uow.users.by_username(form.username)
+    # An unknown user costs as much time as a known one (verify_password with None).
+    ok = verify_password(user.password_hash if user else None, form.password)
+    if user is None or not ok or not user.active:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Benutzername oder Passwort falsch",
+                            headers={"WWW-Authenticate": "Bearer"})
+    if needs_rehash(user.password_hash):
+        uow.users.set_password_hash(user.id, hash_password(form.password))
+        uow.commit()
+    ttl = timedelta(minutes=settings.token_ttl_minutes)
+    token = issue_token(key, user_id=user.id, role=user.role, at=now(), ttl=ttl)
+    return TokenOut(access_token=token, expires_in=int(ttl.total_seconds()))
+
+
+@router.get("/me")
+def me(user: CurrentUser) -> UserOut:
+    """The logged-in user."""
+    return UserOut.of(user)

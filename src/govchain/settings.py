@@ -1,0 +1,93 @@
+"""The service's settings: command line over environment (GOVCHAIN_*) over ``<home>/config.toml``.
+
+The config file lives in the home directory, so the home itself comes only from the command line,
+the environment (GOVCHAIN_HOME) or the default ~/.govchain.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from govchain.context import ENV_HOME, default_home
+from govchain.db import default_database_url
+from govchain.errors import ConfigurationError
+
+CONFIG_FILENAME = "config.toml"
+
+
+class Settings(BaseSettings):
+    """Everything `govchain serve` needs to know; unset values fall back to a working default."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVCHAIN_", extra="ignore", frozen=True)
+
+    home: Path = Field(default_factory=default_home)
+    database_url: str | None = None  # None: SQLite in the home directory
+    rpc_url: str | None = None  # None: the embedded chain in the home directory
+    usecases: Path | None = None  # None: the use cases shipped with govchain
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_base_url: str | None = None  # None: http://host:port
+    token_ttl_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or default_database_url(self.home)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        init_home = init_settings().get("home")
+        return init_settings, env_settings, _HomeConfigFile(settings_cls, init_home)
+
+
+class _HomeConfigFile(PydanticBaseSettingsSource):
+    """``<home>/config.toml``: top-level keys named like the settings (``port = 8080``)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], init_home: Any) -> None:
+        super().__init__(settings_cls)
+        self._init_home = init_home
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads the whole file at once
+
+    def __call__(self) -> dict[str, Any]:
+        home = Path(self._init_home or os.environ.get(ENV_HOME) or default_home())
+        path = home / CONFIG_FILENAME
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raise ConfigurationError(f"Konfigurationsdatei {path} nicht lesbar: {err}") from err
+        known = set(self.settings_cls.model_fields) - {"home"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigurationError(
+                f"Unbekannte Einstellung(en) in {path}: {', '.join(unknown)}; bekannt: "
+                + ", ".join(sorted(known)))
+        return data
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings from environment and config file; tests build their own Settings instead."""
+    return Settings()

@@ -1,0 +1,110 @@
+"""Verification links and the municipality's document records, on a real chain and database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from govchain import services
+from govchain.context import Context
+from govchain.db import UnitOfWork, make_engine, upgrade
+from govchain.documents import iter_leaves
+from govchain.verification import CheckStatus, Status
+
+AACHEN = "05334002"
+BASE = "https://govchain.example.nrw"
+
+
+@pytest.fixture(scope="module")
+def ctx(ledger_context: Context) -> Context:
+    if not ledger_context.ledger.municipality(AACHEN).admitted:
+        services.admit_municipality(ledger_context, AACHEN, "Stadt Aachen",
+                                    ["gefaehrlicher-hund", "wohnungsgeberbestaetigung"])
+    return ledger_context
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[sa.Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'govchain.sqlite3'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def issue_dog(ctx: Context, engine: sa.Engine) -> dict:  # type: ignore[type-arg]
+    example = ctx.usecases.get("gefaehrlicher-hund").examples[0]
+    start = datetime.now(UTC) - timedelta(days=1)
+    with UnitOfWork(engine) as uow:
+        (doc,) = services.issue_documents(
+            ctx, AACHEN, "gefaehrlicher-hund",
+            [services.IssueRequest(example["subject"], start, start + timedelta(days=365))],
+            uow=uow)
+        uow.commit()
+    return doc
+
+
+def test_issued_document_is_kept_as_anchored_record(ctx: Context, engine: sa.Engine) -> None:
+    doc = issue_dog(ctx, engine)
+    with UnitOfWork(engine) as uow:
+        record = uow.documents.get(doc["id"])
+        assert record is not None and record.state == "anchored"
+        assert record.document == doc and record.merkle_root == doc["proof"]["merkleRoot"]
+        assert [e.action for e in uow.status_events.for_document(doc["id"])] == [
+            "issued", "anchored"]
+
+
+def test_link_verifies_hides_fields_and_can_be_withdrawn(ctx: Context, engine: sa.Engine) -> None:
+    doc = issue_dog(ctx, engine)
+    with UnitOfWork(engine) as uow:
+        link = services.create_link(uow, doc["id"], base_url=BASE,
+                                    hide=["/halter/geburtsdatum", "/halter/anschrift"])
+        uow.commit()
+    assert link.url == f"{BASE}/v/{link.token}" and len(link.token) >= 22
+    with UnitOfWork(engine) as uow:
+        checked = services.verify_link(ctx, uow, link.token)
+    assert checked.result.status is Status.VALID
+    assert checked.result.check("link").status is CheckStatus.PASSED
+    assert checked.document is not None
+    assert "geburtsdatum" not in checked.document["credentialSubject"]["halter"]
+    with UnitOfWork(engine) as uow:
+        services.withdraw_link(uow, link.id)
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        checked = services.verify_link(ctx, uow, link.token)
+    assert checked.result.status is Status.INVALID and checked.document is None
+    assert "zurückgezogen" in checked.result.check("link").message
+
+
+def test_expired_and_unknown_links_say_so(ctx: Context, engine: sa.Engine) -> None:
+    doc = issue_dog(ctx, engine)
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    with UnitOfWork(engine) as uow:
+        link = services.create_link(uow, doc["id"], base_url=BASE, expires_at=expires)
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        later = services.verify_link(ctx, uow, link.token, expires + timedelta(seconds=1))
+        unknown = services.verify_link(ctx, uow, link.token[:-2] + "xx")
+    assert later.result.status is Status.EXPIRED and "abgelaufen" in later.result.check(
+        "link").message
+    assert unknown.result.status is Status.INVALID and unknown.link_id is None
+
+
+def test_link_storage_holds_no_personal_data_and_no_token(ctx: Context,
+                                                          engine: sa.Engine) -> None:
+    doc = issue_dog(ctx, engine)
+    with UnitOfWork(engine) as uow:
+        link = services.create_link(uow, doc["id"], base_url=BASE)
+        uow.commit()
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT * FROM links")).fetchall()
+    raw = b"".join(repr(tuple(r)).encode() + (r.ciphertext or b"") for r in rows)
+    values = [str(v) for _, v in iter_leaves(doc["credentialSubject"])
+              if isinstance(v, str) and len(v) >= 4]
+    assert values
+    for value in values:
+        assert value.encode() not in raw, value
+    assert link.token.encode() not in raw
