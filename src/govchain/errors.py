@@ -78,3 +78,7 @@ class LinkTokenError(GovchainError):
 
     Deliberately one error for both, so that a caller learns nothing about which it was.
     """
+
+
+class PermissionDeniedError(GovchainError):
+    """The signed-in user's role or municipality does not allow this."""

@@ -19,6 +19,7 @@ from eth_account.signers.local import LocalAccount
 from govchain.chain.base import ChainFeatureUnsupportedError
 from govchain.context import REGISTRAR_LABEL, Context, issuer_label
 from govchain.db import UnitOfWork
+from govchain.db.repositories import DocumentRecord, Page
 from govchain.documents import (
     AnchorRef,
     IssuerRef,
@@ -26,13 +27,29 @@ from govchain.documents import (
     finish_document,
     make_batch,
     new_document,
+    parse_pointer,
     parse_proof,
     salt_document,
 )
-from govchain.errors import InputError, KeyStoreError, LedgerUnavailableError, LinkTokenError, ValidationError
+from govchain.errors import (
+    InputError,
+    KeyStoreError,
+    LedgerUnavailableError,
+    LinkTokenError,
+    PermissionDeniedError,
+    RecordNotFoundError,
+    ValidationError,
+)
 from govchain.hashing import canonical_json
 from govchain.ledger import AccountState, Deployment, Ledger, TxResult, doc_type_of
-from govchain.security import link_lookup, new_link_token, open_link, seal_link
+from govchain.security import (
+    link_lookup,
+    new_landlord_code,
+    new_link_token,
+    normalize_landlord_code,
+    open_link,
+    seal_link,
+)
 from govchain.timefmt import de, from_unix, now, parse_time
 from govchain.verification import (
     REASONS,
@@ -165,6 +182,7 @@ class IssueRequest:
     subject: Mapping[str, Any]
     valid_from: datetime | None = None
     valid_until: datetime | None = None
+    landlord_code: str | None = None  # the Zuordnungsmerkmal of a landlord confirmation
 
 
 def issue_documents(ctx: Context, ags: str, usecase_id: str, requests: Sequence[IssueRequest],
@@ -205,8 +223,9 @@ def issue_documents(ctx: Context, ags: str, usecase_id: str, requests: Sequence[
             subject=req.subject, issuer=issuer, valid_from=valid_from, valid_until=valid_until)))
     batch = make_batch(salted)
     if uow is not None:
-        for item in salted:
-            uow.documents.add_pending(item, created_by=created_by)
+        for item, req in zip(salted, requests, strict=True):
+            uow.documents.add_pending(item, created_by=created_by,
+                                      landlord_code=req.landlord_code)
             uow.status_events.add(item.document["id"], "issued", actor=created_by)
     tx = ctx.ledger.anchor(signer, usecase.doc_type, [batch.root])
     anchor = AnchorRef(ctx.deployment.chain_id, ctx.deployment.document_registry,
@@ -342,6 +361,149 @@ def verify_link(ctx: Context, uow: UnitOfWork, token: str, at: datetime | None =
 
 def withdraw_link(uow: UnitOfWork, link_id: str) -> None:
     uow.links.withdraw(link_id)
+
+
+# -- people: clerks, landlords (the HTTP service and the web pages) -----------------------------
+
+Role = Literal["registrar", "clerk", "landlord"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a signed-in user of the service."""
+
+    user_id: int
+    username: str
+    role: Role
+    ags: str | None  # clerks only
+
+
+@dataclass(frozen=True)
+class Issued:
+    record: DocumentRecord
+    landlord_code: str | None = None
+
+
+def _require(actor: Actor, *roles: Role) -> None:
+    if actor.role not in roles:
+        raise PermissionDeniedError(
+            f"Diese Aktion ist für die Rolle „{actor.role}“ nicht erlaubt")
+
+
+def issue_for(ctx: Context, uow: UnitOfWork, actor: Actor, usecase_id: str,
+              subject: Mapping[str, Any], *, municipality: str | None = None,
+              valid_from: datetime | None = None, valid_until: datetime | None = None) -> Issued:
+    """A clerk issues for their municipality; a landlord submits a confirmation (§19(4) BMG) to
+    the municipality they name and gets a Zuordnungsmerkmal for the tenant."""
+    _require(actor, "clerk", "landlord")
+    usecase = ctx.usecases.get(usecase_id)
+    if actor.role not in usecase.submitters:
+        raise PermissionDeniedError(f"„{usecase.title['de']}“ kann nicht von der Rolle "
+                                    f"„{actor.role}“ eingereicht werden")
+    code = None
+    if actor.role == "clerk":
+        assert actor.ags is not None
+        if municipality not in (None, actor.ags):
+            raise PermissionDeniedError("Sachbearbeitende stellen nur für ihre eigene Kommune aus")
+        ags = actor.ags
+    else:
+        if not municipality:
+            raise InputError("Die Kommune (AGS) der Meldebehörde fehlt")
+        ags = municipality
+        if usecase.code_pointer:
+            code = new_landlord_code()
+            subject = _with_value(subject, usecase.code_pointer, code)
+    req = IssueRequest(subject=subject, valid_from=valid_from, valid_until=valid_until,
+                       landlord_code=code)
+    (doc,) = issue_documents(ctx, ags, usecase_id, [req], uow=uow, created_by=actor.user_id)
+    record = uow.documents.get(doc["id"])
+    assert record is not None
+    return Issued(record, code)
+
+
+def _with_value(subject: Mapping[str, Any], pointer: str, value: str) -> dict[str, Any]:
+    copy_ = json.loads(json.dumps(subject))
+    *parents, last = parse_pointer(pointer)
+    node = copy_
+    for token in parents:
+        node = node.setdefault(token, {})
+    node[last] = value
+    return dict(copy_)
+
+
+def _visible(actor: Actor, record: DocumentRecord) -> bool:
+    if actor.role == "clerk":
+        return record.ags == actor.ags
+    if actor.role == "landlord":
+        return record.created_by == actor.user_id
+    return False
+
+
+def get_document_for(uow: UnitOfWork, actor: Actor, document_id: str) -> DocumentRecord:
+    """The document if the actor may see it; otherwise 'not found' (its existence stays hidden)."""
+    _require(actor, "clerk", "landlord")
+    record = uow.documents.get(document_id)
+    if record is None or not _visible(actor, record):
+        raise RecordNotFoundError(f"Kein Dokument {document_id}")
+    return record
+
+
+def list_documents_for(uow: UnitOfWork, actor: Actor, *, usecase: str | None = None,
+                       state: str | None = None, ledger_status: str | None = None,
+                       search: str | None = None, offset: int = 0, limit: int = 50
+                       ) -> Page[DocumentRecord]:
+    _require(actor, "clerk", "landlord")
+    return uow.documents.list(
+        ags=actor.ags if actor.role == "clerk" else None,
+        created_by=actor.user_id if actor.role == "landlord" else None,
+        usecase=usecase, state=state, ledger_status=ledger_status,  # type: ignore[arg-type]
+        search=search, offset=offset, limit=limit)
+
+
+_LEDGER_STATUS: dict[Action, str] = {"revoke": "revoked", "suspend": "suspended",
+                                     "reinstate": "none"}
+_EVENT: dict[Action, str] = {"revoke": "revoked", "suspend": "suspended",
+                             "reinstate": "reinstated"}
+
+
+def change_status_for(ctx: Context, uow: UnitOfWork, actor: Actor, document_id: str,
+                      action: Action, reason: str | int | None = None) -> DocumentRecord:
+    """Clerks revoke, suspend and reinstate documents of their own municipality."""
+    _require(actor, "clerk")
+    record = get_document_for(uow, actor, document_id)
+    if record.document is None:
+        raise InputError("Das Dokument ist noch nicht verankert")
+    code = parse_reason(reason) if action != "reinstate" else None
+    tx = change_status(ctx, record.document, action, code)
+    uow.documents.set_ledger_status(document_id, _LEDGER_STATUS[action])  # type: ignore[arg-type]
+    uow.status_events.add(document_id, _EVENT[action], actor=actor.user_id,  # type: ignore[arg-type]
+                          reason=code, tx_hash=tx.transaction_hash)
+    return get_document_for(uow, actor, document_id)
+
+
+def create_link_for(uow: UnitOfWork, actor: Actor, document_id: str, *, base_url: str,
+                    hide: Sequence[str] = (), expires_at: datetime | None = None) -> CreatedLink:
+    get_document_for(uow, actor, document_id)
+    return create_link(uow, document_id, base_url=base_url, hide=hide, expires_at=expires_at,
+                       created_by=actor.user_id)
+
+
+def withdraw_link_for(uow: UnitOfWork, actor: Actor, link_id: str) -> None:
+    link = uow.links.by_id(link_id)
+    if link is None:
+        raise RecordNotFoundError(f"Kein Link {link_id}")
+    get_document_for(uow, actor, link.document_id)
+    withdraw_link(uow, link_id)
+
+
+def lookup_code(ctx: Context, uow: UnitOfWork, actor: Actor, code: str
+                ) -> tuple[DocumentRecord, VerificationResult]:
+    """A clerk of the receiving municipality finds a landlord confirmation by its code."""
+    _require(actor, "clerk")
+    record = uow.documents.by_landlord_code(normalize_landlord_code(code))
+    if record is None or record.ags != actor.ags or record.document is None:
+        raise RecordNotFoundError("Kein Dokument mit diesem Zuordnungsmerkmal für Ihre Kommune")
+    return record, verify(ctx, record.document)
 
 
 def doc_type_name(ctx: Context, doc_type: bytes) -> str:

@@ -180,7 +180,8 @@ BROKEN: list[tuple[str, int, Callable[[dict[str, Any]], None], list[tuple[str, s
      [("/wohnung/hausnummer", "Hausnummer: muss eine Hausnummer wie 12, 12a oder 3-5 sein")]),
     ("wohnungsgeberbestaetigung", 0, lambda s: set_at(s, "/zuordnungsmerkmal", "k7q4"),
      [("/zuordnungsmerkmal",
-       "Zuordnungsmerkmal: muss aus 6 bis 16 Ziffern oder Großbuchstaben bestehen")]),
+       "Zuordnungsmerkmal: muss aus 8 bis 16 Ziffern oder Großbuchstaben in Vierergruppen "
+       "bestehen (z. B. K7QM-3XRT-9HPA)")]),
     ("wohnungsgeberbestaetigung", 1, lambda s: set_at(s, "/wohnung", "Pontstraße 47"),
      [("/wohnung", "Anschrift der Wohnung: muss ein Objekt (Gruppe von Angaben) sein")]),
     ("wohnungsgeberbestaetigung", 1, lambda s: set_at(s, "/wohnungsgeberIstEigentuemer", None),

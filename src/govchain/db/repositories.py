@@ -515,8 +515,8 @@ class DocumentRepository(_Repository):
 
     def list(self, *, ags: str | None = None, usecase: str | None = None,
              state: DocumentState | None = None, ledger_status: LedgerStatus | None = None,
-             search: str | None = None, offset: int = 0, limit: int = 50
-             ) -> Page[DocumentRecord]:
+             search: str | None = None, created_by: int | None = None, offset: int = 0,
+             limit: int = 50) -> Page[DocumentRecord]:
         """Newest first. `search` matches documents whose subject values contain every word of
         it, without regard to case."""
         offset, limit = _page(offset, limit)
@@ -525,6 +525,8 @@ class DocumentRepository(_Repository):
             conditions.append(Document.ags == ags)
         if usecase is not None:
             conditions.append(Document.usecase == usecase)
+        if created_by is not None:
+            conditions.append(Document.created_by == created_by)
         if state is not None:
             conditions.append(Document.state == state)
         if ledger_status is not None:

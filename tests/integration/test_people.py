@@ -1,0 +1,113 @@
+"""Role rules of the service layer: clerks, landlords and the registrar (real chain and DB)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from govchain import services
+from govchain.context import Context
+from govchain.db import UnitOfWork, make_engine, upgrade
+from govchain.errors import PermissionDeniedError, RecordNotFoundError
+from govchain.verification import Status
+
+AACHEN, KOELN = "05334002", "05315000"
+
+
+@pytest.fixture(scope="module")
+def ctx(ledger_context: Context) -> Context:
+    for ags, name in ((AACHEN, "Stadt Aachen"), (KOELN, "Stadt Köln")):
+        if not ledger_context.ledger.municipality(ags).admitted:
+            services.admit_municipality(ledger_context, ags, name,
+                                        ["wohnungsgeberbestaetigung", "gefaehrlicher-hund"])
+    return ledger_context
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[sa.Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    upgrade(engine)
+    with UnitOfWork(engine) as uow:
+        for name, role, ags in (("clerk-ac", "clerk", AACHEN), ("clerk-k", "clerk", KOELN),
+                                ("landlord", "landlord", None), ("landlord2", "landlord", None),
+                                ("land", "registrar", None)):
+            uow.users.add(username=name, password_hash="x", role=role,  # type: ignore[arg-type]
+                          display_name=name, municipality_ags=ags)
+        uow.commit()
+    yield engine
+    engine.dispose()
+
+
+def actor(engine: sa.Engine, name: str) -> services.Actor:
+    with UnitOfWork(engine) as uow:
+        user = uow.users.by_username(name)
+        assert user is not None
+        return services.Actor(user.id, user.username, user.role,  # type: ignore[arg-type]
+                              user.municipality_ags)
+
+
+def subject(ctx: Context, usecase: str) -> dict:  # type: ignore[type-arg]
+    return dict(ctx.usecases.get(usecase).examples[0]["subject"])
+
+
+def test_landlord_confirmation_reaches_the_clerk_of_that_municipality_only(
+        ctx: Context, engine: sa.Engine) -> None:
+    landlord = actor(engine, "landlord")
+    with UnitOfWork(engine) as uow:
+        issued = services.issue_for(ctx, uow, landlord, "wohnungsgeberbestaetigung",
+                                    subject(ctx, "wohnungsgeberbestaetigung"), municipality=AACHEN)
+        uow.commit()
+    code = issued.landlord_code
+    assert code and issued.record.ags == AACHEN and issued.record.document
+    assert issued.record.document["credentialSubject"]["zuordnungsmerkmal"] == code
+    with UnitOfWork(engine) as uow:
+        record, result = services.lookup_code(ctx, uow, actor(engine, "clerk-ac"),
+                                              code.lower().replace("-", " "))
+        assert record.id == issued.record.id and result.status is Status.VALID
+        with pytest.raises(RecordNotFoundError):
+            services.lookup_code(ctx, uow, actor(engine, "clerk-k"), code)
+        with pytest.raises(PermissionDeniedError):
+            services.lookup_code(ctx, uow, landlord, code)
+        assert services.list_documents_for(uow, landlord).total == 1
+        assert services.list_documents_for(uow, actor(engine, "landlord2")).total == 0
+        with pytest.raises(RecordNotFoundError):
+            services.get_document_for(uow, actor(engine, "landlord2"), issued.record.id)
+
+
+@pytest.mark.parametrize("who, usecase, municipality", [
+    ("landlord", "gefaehrlicher-hund", AACHEN),
+    ("land", "wohnungsgeberbestaetigung", AACHEN),
+    ("clerk-ac", "wohnungsgeberbestaetigung", KOELN),
+])
+def test_who_may_not_issue(ctx: Context, engine: sa.Engine, who: str, usecase: str,
+                           municipality: str) -> None:
+    with UnitOfWork(engine) as uow, pytest.raises(PermissionDeniedError):
+        services.issue_for(ctx, uow, actor(engine, who), usecase, subject(ctx, usecase),
+                           municipality=municipality)
+
+
+def test_clerk_changes_status_only_in_own_municipality(ctx: Context, engine: sa.Engine) -> None:
+    clerk = actor(engine, "clerk-ac")
+    with UnitOfWork(engine) as uow:
+        issued = services.issue_for(ctx, uow, clerk, "gefaehrlicher-hund",
+                                    subject(ctx, "gefaehrlicher-hund"))
+        uow.commit()
+    doc_id = issued.record.id
+    with UnitOfWork(engine) as uow:
+        for other in ("clerk-k", "landlord", "land"):
+            with pytest.raises((PermissionDeniedError, RecordNotFoundError)):
+                services.change_status_for(ctx, uow, actor(engine, other), doc_id, "revoke", 1)
+        record = services.change_status_for(ctx, uow, clerk, doc_id, "suspend", 6)
+        assert record.ledger_status == "suspended"
+        record = services.change_status_for(ctx, uow, clerk, doc_id, "reinstate")
+        assert record.ledger_status == "none"
+        record = services.change_status_for(ctx, uow, clerk, doc_id, "revoke", 1)
+        uow.commit()
+        assert record.ledger_status == "revoked"
+        assert record.document is not None
+        assert services.verify(ctx, record.document).status is Status.REVOKED
+        assert [e.action for e in uow.status_events.for_document(doc_id)] == [
+            "issued", "anchored", "suspended", "reinstated", "revoked"]
