@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from db_kit import fresh_database
 from sqlalchemy.engine import Engine
 
 from govchain import security
@@ -54,52 +54,14 @@ from govchain.errors import (
 )
 from govchain.hashing import to_hex
 
-POSTGRES_URL = os.environ.get("GOVCHAIN_TEST_POSTGRES_URL",
-                              "postgresql://postgres@127.0.0.1:5432/test")
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 
 
 # -- fixtures ---------------------------------------------------------------------------------
 
-def _postgres_admin() -> Engine:
-    admin = make_engine(POSTGRES_URL)
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except sa.exc.OperationalError as err:
-        admin.dispose()
-        where = sa.make_url(POSTGRES_URL).render_as_string(hide_password=True)
-        reason = f"PostgreSQL at {where} unreachable: {err.orig}"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return admin
-
-
-def _fresh(kind: str, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database (never migrated) of the given kind."""
-    if kind == "sqlite":
-        engine = make_engine(default_database_url(tmp_path / "home"))
-        yield engine
-        engine.dispose()
-        return
-    admin = _postgres_admin()
-    schema = f"govchain_test_{secrets.token_hex(6)}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    engine = make_engine(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    yield from _fresh(request.param, tmp_path)
+    yield from fresh_database(request.param, tmp_path)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -107,7 +69,7 @@ def engine(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A migrated database shared by the module's tests; each test uses its own municipality,
     usernames and ids, so tests do not see each other's rows."""
-    for e in _fresh(request.param, tmp_path_factory.mktemp("db")):
+    for e in fresh_database(request.param, tmp_path_factory.mktemp("db")):
         upgrade(e)
         yield e
 
