@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from govchain import services
 from govchain.api.errors import install_error_handlers
-from govchain.api.routes import auth, health, usecases, verify
+from govchain.api.routes import auth, health, registry, usecases, verify
 from govchain.api.tokens import load_or_create_key
 from govchain.context import Context
 from govchain.db import check_schema, make_engine, upgrade
@@ -62,6 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   openapi_url=f"{API_PREFIX}/openapi.json", docs_url="/docs", redoc_url=None)
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (health, usecases, verify, auth):
+    for module in (health, usecases, verify, auth, registry):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

@@ -1,0 +1,138 @@
+"""The Land authority's API: admit municipalities and manage their document types and keys.
+
+Every route needs the registrar role; every write is signed on chain by the registrar key of this
+home and recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, status
+from pydantic import AwareDatetime, BaseModel, Field
+
+from govchain import services
+from govchain.api.deps import ContextDep, CurrentRegistrar, UoWDep
+from govchain.db import UnitOfWork, UserRecord
+from govchain.ledger import Municipality
+
+router = APIRouter(prefix="/registry", tags=["registry"])
+
+AddressPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="Kontoadresse")]
+AgsPath = Annotated[str, Path(pattern=r"^[0-9]{8}$", description="Amtlicher Gemeindeschlüssel")]
+
+
+class AccountOut(BaseModel):
+    address: str
+    state: str
+    compromisedSince: int | None
+
+
+class MunicipalityOut(BaseModel):
+    ags: str
+    name: str
+    active: bool
+    usecases: list[str]
+    accounts: list[AccountOut]
+
+
+class AdmitIn(BaseModel):
+    ags: str = Field(pattern=r"^[0-9]{8}$", description="Amtlicher Gemeindeschlüssel")
+    name: str = Field(min_length=1, max_length=200)
+    usecases: list[str] = Field(min_length=1, max_length=50)
+    accounts: int = Field(default=1, ge=1, le=10)
+
+
+class UsecasesIn(BaseModel):
+    usecases: list[str] = Field(max_length=50)
+
+
+class CompromiseIn(BaseModel):
+    since: AwareDatetime
+
+
+def _out(ctx: ContextDep, m: Municipality) -> MunicipalityOut:
+    accounts = []
+    for address in m.accounts:
+        acc = ctx.ledger.issuer_account(address)
+        accounts.append(AccountOut(address=address, state=acc.state.name.lower(),
+                                   compromisedSince=acc.compromised_since or None))
+    return MunicipalityOut(ags=m.ags, name=m.name, active=m.active,
+                           usecases=[services.doc_type_name(ctx, t) for t in m.doc_types],
+                           accounts=accounts)
+
+
+def _audit(uow: UnitOfWork, user: UserRecord, request: Request, action: str,
+           target: str) -> None:
+    uow.audit.append(actor=str(user.id), actor_kind="user", action=action, target=target,
+                     remote_addr=request.client.host if request.client else None)
+    uow.commit()
+
+
+@router.get("/municipalities")
+def list_municipalities(ctx: ContextDep, user: CurrentRegistrar) -> list[MunicipalityOut]:
+    """All admitted municipalities with their document types and issuer accounts."""
+    return [_out(ctx, m) for m in ctx.ledger.municipalities()]
+
+
+@router.post("/municipalities", status_code=status.HTTP_201_CREATED)
+def admit(body: AdmitIn, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
+          request: Request) -> MunicipalityOut:
+    """Admits a municipality with new issuer accounts for the given document types."""
+    services.admit_municipality(ctx, body.ags, body.name, body.usecases, body.accounts)
+    _audit(uow, user, request, "registry.admit", body.ags)
+    return _out(ctx, ctx.ledger.municipality(body.ags))
+
+
+@router.put("/municipalities/{ags}/usecases")
+def set_usecases(ags: AgsPath, body: UsecasesIn, ctx: ContextDep, uow: UoWDep,
+                 user: CurrentRegistrar, request: Request) -> MunicipalityOut:
+    services.set_doc_types(ctx, ags, body.usecases)
+    _audit(uow, user, request, "registry.set-usecases", ags)
+    return _out(ctx, ctx.ledger.municipality(ags))
+
+
+@router.post("/municipalities/{ags}/suspend")
+def suspend(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
+            request: Request) -> MunicipalityOut:
+    services.suspend_municipality(ctx, ags)
+    _audit(uow, user, request, "registry.suspend", ags)
+    return _out(ctx, ctx.ledger.municipality(ags))
+
+
+@router.post("/municipalities/{ags}/reactivate")
+def reactivate(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
+               request: Request) -> MunicipalityOut:
+    services.reactivate_municipality(ctx, ags)
+    _audit(uow, user, request, "registry.reactivate", ags)
+    return _out(ctx, ctx.ledger.municipality(ags))
+
+
+@router.post("/municipalities/{ags}/accounts", status_code=status.HTTP_201_CREATED)
+def add_account(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
+                request: Request) -> MunicipalityOut:
+    """Key rotation: a new issuer account for the municipality."""
+    address = services.add_issuer_account(ctx, ags)
+    _audit(uow, user, request, "registry.add-account", address)
+    return _out(ctx, ctx.ledger.municipality(ags))
+
+
+@router.post("/accounts/{address}/retire")
+def retire(address: AddressPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
+           request: Request) -> AccountOut:
+    services.retire_account(ctx, address)
+    _audit(uow, user, request, "registry.retire", address)
+    acc = ctx.ledger.issuer_account(address)
+    return AccountOut(address=acc.address, state=acc.state.name.lower(),
+                      compromisedSince=acc.compromised_since or None)
+
+
+@router.post("/accounts/{address}/compromise")
+def compromise(address: AddressPath, body: CompromiseIn, ctx: ContextDep, uow: UoWDep,
+               user: CurrentRegistrar, request: Request) -> AccountOut:
+    """Marks an account compromised since a time: its later anchors fail verification."""
+    services.mark_compromised(ctx, address, body.since)
+    _audit(uow, user, request, "registry.compromise", address)
+    acc = ctx.ledger.issuer_account(address)
+    return AccountOut(address=acc.address, state=acc.state.name.lower(),
+                      compromisedSince=acc.compromised_since or None)
