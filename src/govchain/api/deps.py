@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 
 from govchain.api.tokens import InvalidTokenError, read_token
+from govchain.services import Actor
 from govchain.context import Context
 from govchain.db import ApiKeyRecord, UnitOfWork, UserRecord
 from govchain.security import api_key_hash, api_key_matches
@@ -98,6 +99,15 @@ def get_current_clerk(user: CurrentUser) -> UserRecord:
 
 CurrentRegistrar = Annotated[UserRecord, Depends(get_current_registrar)]
 CurrentClerk = Annotated[UserRecord, Depends(get_current_clerk)]
+
+
+def get_current_actor(user: CurrentUser) -> Actor:
+    """The logged-in user as the service layer sees them; the service decides what each role may."""
+    return Actor(user_id=user.id, username=user.username, role=user.role,
+                 ags=user.municipality_ags)
+
+
+CurrentActor = Annotated[Actor, Depends(get_current_actor)]
 
 
 def get_api_key(key: Annotated[str | None, Security(_api_key_header)],
