@@ -9,7 +9,17 @@ from fastapi import FastAPI
 
 from govchain import services
 from govchain.api.errors import install_error_handlers
-from govchain.api.routes import auth, health, registry, usecases, verify
+from govchain.api.routes import (
+    auth,
+    documents,
+    health,
+    links,
+    lookup,
+    pages,
+    registry,
+    usecases,
+    verify,
+)
 from govchain.api.tokens import load_or_create_key
 from govchain.context import Context
 from govchain.db import check_schema, make_engine, upgrade
@@ -62,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   openapi_url=f"{API_PREFIX}/openapi.json", docs_url="/docs", redoc_url=None)
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (health, usecases, verify, auth, registry):
+    for module in (health, usecases, verify, auth, registry, documents, links, lookup):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(pages.router)  # the human pages live outside the API
     return app

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 
 from govchain.api.tokens import InvalidTokenError, read_token
-from govchain.services import Actor
 from govchain.context import Context
 from govchain.db import ApiKeyRecord, UnitOfWork, UserRecord
 from govchain.security import api_key_hash, api_key_matches
+from govchain.services import Actor
 from govchain.settings import Settings
 from govchain.timefmt import now
 
@@ -123,3 +123,10 @@ def get_api_key(key: Annotated[str | None, Security(_api_key_header)],
 
 
 OptionalApiKey = Annotated[ApiKeyRecord | None, Depends(get_api_key)]
+
+
+def audit(uow: UnitOfWork, request: Request, actor_id: int, action: str, target: str,
+          detail: dict[str, Any] | None = None) -> None:
+    """Records a write of a signed-in user in the audit log (never personal data in `detail`)."""
+    uow.audit.append(actor=str(actor_id), actor_kind="user", action=action, target=target,
+                     remote_addr=request.client.host if request.client else None, detail=detail)

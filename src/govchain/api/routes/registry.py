@@ -12,8 +12,7 @@ from fastapi import APIRouter, Path, Request, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from govchain import services
-from govchain.api.deps import ContextDep, CurrentRegistrar, UoWDep
-from govchain.db import UnitOfWork, UserRecord
+from govchain.api.deps import ContextDep, CurrentRegistrar, UoWDep, audit
 from govchain.ledger import Municipality
 
 router = APIRouter(prefix="/registry", tags=["registry"])
@@ -62,13 +61,6 @@ def _out(ctx: ContextDep, m: Municipality) -> MunicipalityOut:
                            accounts=accounts)
 
 
-def _audit(uow: UnitOfWork, user: UserRecord, request: Request, action: str,
-           target: str) -> None:
-    uow.audit.append(actor=str(user.id), actor_kind="user", action=action, target=target,
-                     remote_addr=request.client.host if request.client else None)
-    uow.commit()
-
-
 @router.get("/municipalities")
 def list_municipalities(ctx: ContextDep, user: CurrentRegistrar) -> list[MunicipalityOut]:
     """All admitted municipalities with their document types and issuer accounts."""
@@ -80,7 +72,8 @@ def admit(body: AdmitIn, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
           request: Request) -> MunicipalityOut:
     """Admits a municipality with new issuer accounts for the given document types."""
     services.admit_municipality(ctx, body.ags, body.name, body.usecases, body.accounts)
-    _audit(uow, user, request, "registry.admit", body.ags)
+    audit(uow, request, user.id, "registry.admit", body.ags)
+    uow.commit()
     return _out(ctx, ctx.ledger.municipality(body.ags))
 
 
@@ -88,7 +81,8 @@ def admit(body: AdmitIn, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
 def set_usecases(ags: AgsPath, body: UsecasesIn, ctx: ContextDep, uow: UoWDep,
                  user: CurrentRegistrar, request: Request) -> MunicipalityOut:
     services.set_doc_types(ctx, ags, body.usecases)
-    _audit(uow, user, request, "registry.set-usecases", ags)
+    audit(uow, request, user.id, "registry.set-usecases", ags)
+    uow.commit()
     return _out(ctx, ctx.ledger.municipality(ags))
 
 
@@ -96,7 +90,8 @@ def set_usecases(ags: AgsPath, body: UsecasesIn, ctx: ContextDep, uow: UoWDep,
 def suspend(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
             request: Request) -> MunicipalityOut:
     services.suspend_municipality(ctx, ags)
-    _audit(uow, user, request, "registry.suspend", ags)
+    audit(uow, request, user.id, "registry.suspend", ags)
+    uow.commit()
     return _out(ctx, ctx.ledger.municipality(ags))
 
 
@@ -104,7 +99,8 @@ def suspend(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
 def reactivate(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
                request: Request) -> MunicipalityOut:
     services.reactivate_municipality(ctx, ags)
-    _audit(uow, user, request, "registry.reactivate", ags)
+    audit(uow, request, user.id, "registry.reactivate", ags)
+    uow.commit()
     return _out(ctx, ctx.ledger.municipality(ags))
 
 
@@ -113,7 +109,8 @@ def add_account(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistr
                 request: Request) -> MunicipalityOut:
     """Key rotation: a new issuer account for the municipality."""
     address = services.add_issuer_account(ctx, ags)
-    _audit(uow, user, request, "registry.add-account", address)
+    audit(uow, request, user.id, "registry.add-account", address)
+    uow.commit()
     return _out(ctx, ctx.ledger.municipality(ags))
 
 
@@ -121,7 +118,8 @@ def add_account(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistr
 def retire(address: AddressPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
            request: Request) -> AccountOut:
     services.retire_account(ctx, address)
-    _audit(uow, user, request, "registry.retire", address)
+    audit(uow, request, user.id, "registry.retire", address)
+    uow.commit()
     acc = ctx.ledger.issuer_account(address)
     return AccountOut(address=acc.address, state=acc.state.name.lower(),
                       compromisedSince=acc.compromised_since or None)
@@ -132,7 +130,8 @@ def compromise(address: AddressPath, body: CompromiseIn, ctx: ContextDep, uow: U
                user: CurrentRegistrar, request: Request) -> AccountOut:
     """Marks an account compromised since a time: its later anchors fail verification."""
     services.mark_compromised(ctx, address, body.since)
-    _audit(uow, user, request, "registry.compromise", address)
+    audit(uow, request, user.id, "registry.compromise", address)
+    uow.commit()
     acc = ctx.ledger.issuer_account(address)
     return AccountOut(address=acc.address, state=acc.state.name.lower(),
                       compromisedSince=acc.compromised_since or None)

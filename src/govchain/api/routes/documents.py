@@ -1,0 +1,133 @@
+"""Issuing, listing, revoking, suspending and sharing a municipality's documents.
+
+Who may do what is decided in the service layer; these routes translate HTTP to service calls,
+commit, and write the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+
+from govchain import services
+from govchain.api.deps import ContextDep, CurrentActor, SettingsDep, UoWDep, audit
+from govchain.api.schemas import (
+    DocumentDetail,
+    DocumentPage,
+    DocumentSummary,
+    EventOut,
+    IssuedOut,
+    IssueIn,
+    LinkIn,
+    LinkOut,
+    ReasonIn,
+)
+from govchain.db import UnitOfWork
+from govchain.db.models import DocumentState, LedgerStatus
+from govchain.db.repositories import MAX_PAGE
+
+router = APIRouter(prefix="/documents", tags=["documents"])
+
+Responses = dict[int | str, dict[str, Any]]
+_NOT_FOUND: Responses = {404: {"description": "Kein Dokument mit dieser ID, das Sie sehen dürfen"}}
+_AUTH: Responses = {401: {"description": "Nicht angemeldet"}, 403: {"description": "Nicht berechtigt"}}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model_exclude_unset=True,
+             responses={**_AUTH, 422: {"description": "Ungültige Angaben, je Feld benannt"}})
+def issue(body: IssueIn, request: Request, ctx: ContextDep, uow: UoWDep, settings: SettingsDep,
+          actor: CurrentActor, wait: bool = False) -> IssuedOut:
+    """Issues a document (clerks) or submits a Wohnungsgeberbestätigung (landlords, with
+    ``municipality``); landlords also get the Zuordnungsmerkmal and a verification link.
+
+    Issuance anchors before it answers, so ``wait`` is accepted and changes nothing.
+    """
+    del wait
+    issued = services.issue_for(ctx, uow, actor, body.usecase, body.subject,
+                                municipality=body.municipality, valid_from=body.valid_from,
+                                valid_until=body.valid_until)
+    record = issued.record
+    audit(uow, request, actor.user_id, "document.issue", record.id,
+          {"usecase": record.usecase, "ags": record.ags})
+    link = None
+    if actor.role == "landlord":
+        link = services.create_link_for(uow, actor, record.id, base_url=settings.base_url)
+        audit(uow, request, actor.user_id, "link.create", link.id, {"document": record.id})
+    uow.commit()
+    out = IssuedOut(id=record.id, status=record.state, document=record.document)
+    if link is not None:  # only landlords get these keys at all
+        out.landlord_code = issued.landlord_code
+        out.link = LinkOut.of(link)
+    return out
+
+
+@router.get("", responses=_AUTH)
+def list_documents(
+    uow: UoWDep, actor: CurrentActor,
+    usecase: str | None = None,
+    state: DocumentState | None = None,
+    ledger_status: Annotated[LedgerStatus | None, Query(alias="ledgerStatus")] = None,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> DocumentPage:
+    """The clerk's municipality's documents, or a landlord's own submissions; newest first."""
+    page = services.list_documents_for(uow, actor, usecase=usecase, state=state,
+                                       ledger_status=ledger_status, search=search,
+                                       offset=offset, limit=limit)
+    return DocumentPage(items=[DocumentSummary.of(r) for r in page.items], total=page.total)
+
+
+@router.get("/{document_id}", responses={**_AUTH, **_NOT_FOUND})
+def get_document(document_id: str, uow: UoWDep, actor: CurrentActor) -> DocumentDetail:
+    """One document with its history."""
+    record = services.get_document_for(uow, actor, document_id)
+    events = [EventOut.of(e) for e in uow.status_events.for_document(record.id)]
+    return DocumentDetail(**DocumentSummary.of(record).model_dump(), document=record.document,
+                          events=events)
+
+
+def _change_status(document_id: str, action: services.Action, reason: str | int | None,
+                   request: Request, ctx: ContextDep, uow: UnitOfWork,
+                   actor: services.Actor) -> DocumentSummary:
+    record = services.change_status_for(ctx, uow, actor, document_id, action, reason)
+    audit(uow, request, actor.user_id, f"document.{action}", record.id,
+          {"reason": reason} if reason is not None else None)
+    uow.commit()
+    return DocumentSummary.of(record)
+
+
+@router.post("/{document_id}/revoke", responses={**_AUTH, **_NOT_FOUND})
+def revoke(document_id: str, body: ReasonIn, request: Request, ctx: ContextDep, uow: UoWDep,
+           actor: CurrentActor) -> DocumentSummary:
+    """Revokes the document on the ledger for good."""
+    return _change_status(document_id, "revoke", body.reason, request, ctx, uow, actor)
+
+
+@router.post("/{document_id}/suspend", responses={**_AUTH, **_NOT_FOUND})
+def suspend(document_id: str, body: ReasonIn, request: Request, ctx: ContextDep, uow: UoWDep,
+            actor: CurrentActor) -> DocumentSummary:
+    """Suspends the document until it is reinstated."""
+    return _change_status(document_id, "suspend", body.reason, request, ctx, uow, actor)
+
+
+@router.post("/{document_id}/reinstate", responses={**_AUTH, **_NOT_FOUND})
+def reinstate(document_id: str, request: Request, ctx: ContextDep, uow: UoWDep,
+              actor: CurrentActor) -> DocumentSummary:
+    """Lifts a suspension."""
+    return _change_status(document_id, "reinstate", None, request, ctx, uow, actor)
+
+
+@router.post("/{document_id}/links", status_code=status.HTTP_201_CREATED,
+             responses={**_AUTH, **_NOT_FOUND})
+def create_link(document_id: str, body: LinkIn, request: Request, uow: UoWDep,
+                settings: SettingsDep, actor: CurrentActor) -> LinkOut:
+    """A verification link (capability URL) for the document, optionally with hidden fields and
+    an expiry; the URL is shown only now."""
+    link = services.create_link_for(uow, actor, document_id, base_url=settings.base_url,
+                                    hide=body.hide, expires_at=body.expires_at)
+    audit(uow, request, actor.user_id, "link.create", link.id,
+          {"document": document_id, "hidden": list(body.hide)})
+    uow.commit()
+    return LinkOut.of(link)

@@ -1,0 +1,97 @@
+"""Request and response bodies of the documents, links and lookup API (camelCase JSON)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from govchain.db.models import DocumentState, LedgerStatus, StatusAction
+from govchain.db.repositories import DocumentRecord, StatusEventRecord
+from govchain.services import CreatedLink
+
+
+class CamelModel(BaseModel):
+    """Python names inside, camelCase on the wire."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class IssueIn(CamelModel):
+    usecase: str = Field(min_length=1, max_length=100)
+    subject: dict[str, Any]
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+    municipality: str | None = Field(default=None, description="AGS der Meldebehörde (Wohnungsgeber)")
+
+
+class ReasonIn(CamelModel):
+    reason: str | int | None = Field(default=None, description="Grundcode oder Grund (deutsch)")
+
+
+class LinkIn(CamelModel):
+    expires_at: AwareDatetime | None = None
+    hide: list[str] = Field(default_factory=list, max_length=200,
+                            description="Zu verbergende Felder des credentialSubject")
+
+
+class LinkOut(CamelModel):
+    id: str
+    url: str
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, link: CreatedLink) -> LinkOut:
+        return cls(id=link.id, url=link.url, expires_at=link.expires_at)
+
+
+class DocumentSummary(CamelModel):
+    id: str
+    usecase: str
+    state: DocumentState
+    ledger_status: LedgerStatus
+    created_at: datetime
+    valid_from: datetime
+    valid_until: datetime | None
+
+    @classmethod
+    def of(cls, record: DocumentRecord) -> DocumentSummary:
+        return cls(id=record.id, usecase=record.usecase, state=record.state,
+                   ledger_status=record.ledger_status, created_at=record.created_at,
+                   valid_from=record.valid_from, valid_until=record.valid_until)
+
+
+class DocumentPage(CamelModel):
+    items: list[DocumentSummary]
+    total: int
+
+
+class EventOut(CamelModel):
+    action: StatusAction
+    reason: int | None
+    at: datetime
+    tx_hash: str | None
+
+    @classmethod
+    def of(cls, event: StatusEventRecord) -> EventOut:
+        return cls(action=event.action, reason=event.reason, at=event.at, tx_hash=event.tx_hash)
+
+
+class DocumentDetail(DocumentSummary):
+    document: dict[str, Any] | None
+    events: list[EventOut] = Field(default_factory=list)
+
+
+class IssuedOut(CamelModel):
+    id: str
+    status: DocumentState
+    document: dict[str, Any] | None
+    landlord_code: str | None = None
+    link: LinkOut | None = None
+
+
+class LookupOut(CamelModel):
+    document: dict[str, Any]
+    result: dict[str, Any]
