@@ -22,6 +22,7 @@ from govchain.context import Context
 from govchain.db import UnitOfWork
 from govchain.security import hash_password, password_hasher
 from govchain.settings import Settings
+from govchain.testing.databases import fresh_database
 
 AACHEN = "05334002"
 KOELN = "05315000"
@@ -40,20 +41,39 @@ class Users:
     other_landlord: dict[str, str]
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+@pytest.fixture(scope="module", params=[
+    ("embedded", "sqlite"),
+    pytest.param(("anvil", "postgresql"), marks=pytest.mark.anvil),
+], ids=lambda p: "-".join(p))
+def client(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The service on the embedded chain with SQLite, and on a real anvil with PostgreSQL."""
+    chain, database = request.param
     mp = pytest.MonkeyPatch()
     mp.setenv("GOVCHAIN_KEY_PASSPHRASE", "test passphrase – not a secret")
     home: Path = tmp_path_factory.mktemp("documents-api")
-    settings = Settings(home=home, rpc_url=None, database_url=None, public_base_url=BASE_URL)
+    rpc_url = None
+    if chain == "anvil":
+        rpc_url = request.getfixturevalue("anvil").url
+        with Context(home=home, rpc_url=rpc_url) as ctx:
+            services.init_home(ctx)  # deploys the contracts on the node once
+    databases = fresh_database(database, tmp_path_factory.mktemp("db"))
+    engine = next(databases)
+    database_url = None if database == "sqlite" else engine.url.render_as_string(
+        hide_password=False)
+    settings = Settings(home=home, rpc_url=rpc_url, database_url=database_url,
+                        public_base_url=BASE_URL)
     try:
         with TestClient(create_app(settings)) as test_client:
+            assert test_client.app.state.engine.dialect.name == database  # type: ignore[attr-defined]
             ctx = context_of(test_client)
+            assert (ctx.rpc_url is None) == (chain == "embedded")
             services.admit_municipality(ctx, AACHEN, "Stadt Aachen",
                                         [uc.id for uc in ctx.usecases.all()])
             services.admit_municipality(ctx, KOELN, "Stadt Köln", [DOG])
             yield test_client
     finally:
+        databases.close()  # drops the PostgreSQL schema
         mp.undo()
 
 

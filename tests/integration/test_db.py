@@ -21,7 +21,6 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from db_kit import fresh_database
 from sqlalchemy.engine import Engine
 
 from govchain import security
@@ -53,6 +52,7 @@ from govchain.errors import (
     StorageError,
 )
 from govchain.hashing import to_hex
+from govchain.testing.databases import fresh_database
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 

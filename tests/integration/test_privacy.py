@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from db_kit import KINDS, fresh_database
 
 from govchain import services
 from govchain.context import Context
 from govchain.db import UnitOfWork, upgrade
 from govchain.documents import iter_leaves
+from govchain.testing.databases import KINDS, fresh_database
 
 AACHEN = "05334002"
 OWN_RECORDS = {"documents"}
