@@ -118,7 +118,11 @@ def registry() -> None:
 def registry_admit(ctx: Context, ags: str, name: str, usecases: tuple[str, ...],
                    accounts: int) -> None:
     """Lässt eine Kommune zu."""
-    addresses = services.admit_municipality(ctx, ags, name, usecases, accounts)
+    from govchain.cli_service import records
+
+    with records(ctx, "registry.admit") as (_, audit):
+        addresses = services.admit_municipality(ctx, ags, name, usecases, accounts)
+        audit(ags)
     click.echo(f"{name} ({ags}) zugelassen; Konten: {', '.join(addresses)}")
 
 
@@ -129,7 +133,11 @@ def registry_admit(ctx: Context, ags: str, name: str, usecases: tuple[str, ...],
 @handle_errors
 def registry_set_types(ctx: Context, ags: str, usecases: tuple[str, ...]) -> None:
     """Legt die Dokumentarten einer Kommune neu fest."""
-    services.set_doc_types(ctx, ags, usecases)
+    from govchain.cli_service import records
+
+    with records(ctx, "registry.set-usecases") as (_, audit):
+        services.set_doc_types(ctx, ags, usecases)
+        audit(ags)
     click.echo(f"{ags}: {', '.join(usecases) or '(keine)'}")
 
 
@@ -139,7 +147,11 @@ def registry_set_types(ctx: Context, ags: str, usecases: tuple[str, ...]) -> Non
 @handle_errors
 def registry_suspend(ctx: Context, ags: str) -> None:
     """Sperrt eine Kommune (keine neuen Dokumente)."""
-    services.suspend_municipality(ctx, ags)
+    from govchain.cli_service import records
+
+    with records(ctx, "registry.suspend") as (_, audit):
+        services.suspend_municipality(ctx, ags)
+        audit(ags)
     click.echo(f"{ags} gesperrt")
 
 
@@ -149,7 +161,11 @@ def registry_suspend(ctx: Context, ags: str) -> None:
 @handle_errors
 def registry_reactivate(ctx: Context, ags: str) -> None:
     """Hebt die Sperre einer Kommune auf."""
-    services.reactivate_municipality(ctx, ags)
+    from govchain.cli_service import records
+
+    with records(ctx, "registry.reactivate") as (_, audit):
+        services.reactivate_municipality(ctx, ags)
+        audit(ags)
     click.echo(f"{ags} wieder aktiv")
 
 
@@ -159,7 +175,12 @@ def registry_reactivate(ctx: Context, ags: str) -> None:
 @handle_errors
 def registry_add_account(ctx: Context, ags: str) -> None:
     """Erzeugt ein neues Ausstellerkonto für eine Kommune (Schlüsselwechsel)."""
-    click.echo(services.add_issuer_account(ctx, ags))
+    from govchain.cli_service import records
+
+    with records(ctx, "registry.add-account") as (_, audit):
+        address = services.add_issuer_account(ctx, ags)
+        audit(address)
+    click.echo(address)
 
 
 @registry.command("retire")
@@ -168,7 +189,11 @@ def registry_add_account(ctx: Context, ags: str) -> None:
 @handle_errors
 def registry_retire(ctx: Context, account: str) -> None:
     """Legt ein Konto still; seine früheren Dokumente bleiben gültig."""
-    services.retire_account(ctx, account)
+    from govchain.cli_service import records
+
+    with records(ctx, "registry.retire") as (_, audit):
+        services.retire_account(ctx, account)
+        audit(account)
     click.echo(f"{account} stillgelegt")
 
 
@@ -179,7 +204,11 @@ def registry_retire(ctx: Context, account: str) -> None:
 @handle_errors
 def registry_compromise(ctx: Context, account: str, since: str) -> None:
     """Meldet ein Konto als kompromittiert seit einem Zeitpunkt."""
-    services.mark_compromised(ctx, account, parse_time(since))
+    from govchain.cli_service import records
+
+    with records(ctx, "registry.compromise") as (_, audit):
+        services.mark_compromised(ctx, account, parse_time(since))
+        audit(account)
     click.echo(f"{account} kompromittiert seit {since}")
 
 
@@ -228,8 +257,12 @@ def issue(ctx: Context, ags: str, usecase: str, subject_file: Path, valid_from: 
         subject=data,
         valid_from=parse_time(valid_from) if valid_from else None,
         valid_until=parse_time(valid_until) if valid_until else None)
-    doc = services.issue_documents(ctx, ags, usecase, [req])[0]
-    write_json(out, doc)
+    from govchain.cli_service import records
+
+    with records(ctx, "document.issue") as (uow, audit):
+        doc = services.issue_documents(ctx, ags, usecase, [req], uow=uow)[0]
+        audit(doc["id"])
+        write_json(out, doc)
     click.echo(f"{doc['id']} ausgestellt → {out}")
 
 
@@ -240,7 +273,15 @@ def _status_command(action: services.Action, help_text: str) -> None:
     @pass_ctx
     @handle_errors
     def command(ctx: Context, file: Path, reason: str | None) -> None:
-        tx = services.change_status(ctx, read_json(file), action, reason)
+        from govchain.cli_service import records
+
+        document = read_json(file)
+        with records(ctx, f"document.{action}") as (uow, audit):
+            tx = services.change_status(ctx, document, action, reason)
+            code = services.parse_reason(reason) if action != "reinstate" else None
+            services.record_status_change(uow, str(document.get("id")), action, tx,
+                                          reason=code, actor=None)
+            audit(str(document.get("id")))
         click.echo(f"{action}: {file} (Transaktion {tx.transaction_hash}, Block {tx.block})")
 
 

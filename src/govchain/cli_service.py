@@ -6,11 +6,14 @@ from __future__ import annotations
 import getpass
 import re
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 from sqlalchemy.engine import Engine
 
+from govchain import services
 from govchain.cli import handle_errors, main, pass_ctx
 from govchain.context import Context
 from govchain.db import UnitOfWork, make_engine, upgrade
@@ -135,3 +138,38 @@ def apikeys_create(ctx: Context, name: str, database_url: str | None) -> None:
         engine.dispose()
     click.echo(f"API-Schlüssel {record.id} für {record.name} – wird nur jetzt angezeigt:", err=True)
     click.echo(key)
+
+
+@contextmanager
+def records(ctx: Context, action: str) -> Iterator[tuple[UnitOfWork, Callable[[str], None]]]:
+    """A unit of work on the home's database for a CLI write, with an audit callback.
+
+    The command's changes and its audit entry are committed together; on an error nothing is.
+    """
+    engine = _database(service_settings(ctx))
+    try:
+        with UnitOfWork(engine) as uow:
+            def audit(target: str) -> None:
+                uow.audit.append(actor=_cli_actor(), actor_kind="anonymous", action=action,
+                                 target=target)
+            yield uow, audit
+            uow.commit()
+    finally:
+        engine.dispose()
+
+
+@main.group()
+def chain() -> None:
+    """Ledger: Verträge auf einem JSON-RPC-Knoten bereitstellen."""
+
+
+@chain.command("deploy")
+@pass_ctx
+@handle_errors
+def chain_deploy(ctx: Context) -> None:
+    """Stellt die Verträge bereit und schreibt die Deployment-Datei (mit --rpc-url)."""
+    dep = services.init_home(ctx)
+    with records(ctx, "chain.deploy") as (_, audit):
+        audit(dep.document_registry)
+    click.echo(f"Chain {dep.chain_id}: IssuerRegistry {dep.issuer_registry}, "
+               f"DocumentRegistry {dep.document_registry} → {ctx.deployment_file}")

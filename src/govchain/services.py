@@ -475,10 +475,18 @@ def change_status_for(ctx: Context, uow: UnitOfWork, actor: Actor, document_id: 
         raise InputError("Das Dokument ist noch nicht verankert")
     code = parse_reason(reason) if action != "reinstate" else None
     tx = change_status(ctx, record.document, action, code)
-    uow.documents.set_ledger_status(document_id, _LEDGER_STATUS[action])  # type: ignore[arg-type]
-    uow.status_events.add(document_id, _EVENT[action], actor=actor.user_id,  # type: ignore[arg-type]
-                          reason=code, tx_hash=tx.transaction_hash)
+    record_status_change(uow, document_id, action, tx, reason=code, actor=actor.user_id)
     return get_document_for(uow, actor, document_id)
+
+
+def record_status_change(uow: UnitOfWork, document_id: str, action: Action, tx: TxResult, *,
+                         reason: int | None, actor: int | None) -> None:
+    """Keeps the municipality's record in step with a status change made on the ledger."""
+    if uow.documents.get(document_id) is None:
+        return  # a document this database never stored (e.g. issued elsewhere)
+    uow.documents.set_ledger_status(document_id, _LEDGER_STATUS[action])  # type: ignore[arg-type]
+    uow.status_events.add(document_id, _EVENT[action], actor=actor,  # type: ignore[arg-type]
+                          reason=reason, tx_hash=tx.transaction_hash)
 
 
 def create_link_for(uow: UnitOfWork, actor: Actor, document_id: str, *, base_url: str,

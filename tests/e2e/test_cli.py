@@ -103,6 +103,20 @@ def test_issue_and_registrar_commands(demo_run: tuple[Path, Path, str], tmp_path
     govchain(home, "reinstate", str(doc))
     govchain(home, "revoke", str(doc), "--reason", "2")
     assert govchain(home, "verify", str(doc), check=False).stdout.startswith("REVOKED")
+    # Every CLI write is kept in the home's database: the record and the audit log.
+    from govchain.db import UnitOfWork, default_database_url, make_engine
+
+    engine = make_engine(default_database_url(home))
+    with UnitOfWork(engine) as uow:
+        record = uow.documents.get(data["id"])
+        actions = [e.action for e in uow.audit.list(target=data["id"]).items]
+        admitted = [e.action for e in uow.audit.list(target="05711000").items]
+    engine.dispose()
+    assert record is not None and record.state == "anchored"
+    assert record.ledger_status == "revoked"
+    assert sorted(actions) == ["document.issue", "document.reinstate", "document.revoke",
+                               "document.suspend"]
+    assert admitted == ["registry.admit"]
 
 
 @pytest.mark.parametrize("args, message", [
