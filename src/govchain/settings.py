@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     public_base_url: str | None = None  # None: http://host:port
     token_ttl_minutes: int = Field(default=60, ge=1, le=24 * 60)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    public_rate_per_minute: int = Field(default=120, ge=1)  # per client address, public endpoints
+    api_key_rate_per_minute: int = Field(default=6000, ge=1)  # per institutional API key
+    login_max_failures: int = Field(default=5, ge=1)  # per username and per client address
+    login_window_seconds: int = Field(default=300, ge=1)
 
     @property
     def effective_database_url(self) -> str:

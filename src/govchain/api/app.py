@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from govchain import services
 from govchain.api.errors import install_error_handlers
+from govchain.api.ratelimit import LoginThrottle, RateLimiter
 from govchain.api.routes import (
     auth,
     documents,
@@ -71,6 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Prüfbare Verwaltungsdokumente der Kommunen in NRW",
                   openapi_url=f"{API_PREFIX}/openapi.json", docs_url="/docs", redoc_url=None)
     app.state.settings = settings
+    # Made here rather than in the lifespan so that tests can swap in limits with a fake clock.
+    app.state.public_limiter = RateLimiter(settings.public_rate_per_minute)
+    app.state.api_key_limiter = RateLimiter(settings.api_key_rate_per_minute)
+    app.state.login_throttle = LoginThrottle(settings.login_max_failures,
+                                             settings.login_window_seconds)
     install_error_handlers(app)
     for module in (health, usecases, verify, auth, registry, documents, links, lookup):
         app.include_router(module.router, prefix=API_PREFIX)

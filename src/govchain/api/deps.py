@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 
+from govchain.api.ratelimit import LoginThrottle, RateLimiter, retry_after_header
 from govchain.api.tokens import InvalidTokenError, read_token
 from govchain.context import Context
 from govchain.db import ApiKeyRecord, UnitOfWork, UserRecord
@@ -110,23 +111,70 @@ def get_current_actor(user: CurrentUser) -> Actor:
 CurrentActor = Annotated[Actor, Depends(get_current_actor)]
 
 
+def _known_api_key(uow: UnitOfWork, key: str) -> ApiKeyRecord | None:
+    record = uow.api_keys.by_hash(api_key_hash(key))
+    if record is None or not record.active or not api_key_matches(key, record.key_hash):
+        return None
+    return record
+
+
+def _unknown_api_key() -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, "Unbekannter oder gesperrter API-Schlüssel")
+
+
 def get_api_key(key: Annotated[str | None, Security(_api_key_header)],
                 uow: UoWDep) -> ApiKeyRecord | None:
     """The presented institutional API key, None without one; 401 for an unknown or revoked key
     (a verifier who sends a key wants the check recorded, so it must not silently not be)."""
     if key is None:
         return None
-    record = uow.api_keys.by_hash(api_key_hash(key))
-    if record is None or not record.active or not api_key_matches(key, record.key_hash):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Unbekannter oder gesperrter API-Schlüssel")
+    record = _known_api_key(uow, key)
+    if record is None:
+        raise _unknown_api_key()
     return record
 
 
 OptionalApiKey = Annotated[ApiKeyRecord | None, Depends(get_api_key)]
 
 
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def too_many_requests(seconds: float, message: str) -> HTTPException:
+    return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, message,
+                         headers=retry_after_header(seconds))
+
+
+def limit_public(request: Request, key: Annotated[str | None, Security(_api_key_header)],
+                 uow: UoWDep) -> ApiKeyRecord | None:
+    """Like OptionalApiKey, after taking a token from the caller's bucket: the API key's when it
+    is valid (a much higher limit), else the client address's. An invalid key is charged to the
+    address before its 401, so guessing keys is limited too."""
+    record = _known_api_key(uow, key) if key is not None else None
+    state = request.app.state
+    limiter: RateLimiter = state.api_key_limiter if record else state.public_limiter
+    wait = limiter.acquire(f"key:{record.id}" if record else f"addr:{client_address(request)}")
+    if wait:
+        raise too_many_requests(wait, "Zu viele Anfragen; bitte später erneut versuchen")
+    if key is not None and record is None:
+        raise _unknown_api_key()
+    return record
+
+
+RateLimitedApiKey = Annotated[ApiKeyRecord | None, Depends(limit_public)]
+
+
+def get_login_throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    return throttle
+
+
+LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
+
+
 def audit(uow: UnitOfWork, request: Request, actor_id: int, action: str, target: str,
           detail: dict[str, Any] | None = None) -> None:
     """Records a write of a signed-in user in the audit log (never personal data in `detail`)."""
     uow.audit.append(actor=str(actor_id), actor_kind="user", action=action, target=target,
-                     remote_addr=request.client.host if request.client else None, detail=detail)
+                     remote_addr=client_address(request), detail=detail)

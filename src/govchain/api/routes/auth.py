@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from govchain.api.deps import CurrentUser, SettingsDep, TokenKeyDep, UoWDep
+from govchain.api.deps import (
+    CurrentUser,
+    LoginThrottleDep,
+    SettingsDep,
+    TokenKeyDep,
+    UoWDep,
+    client_address,
+    too_many_requests,
+)
 from govchain.api.tokens import issue_token
 from govchain.db import UserRecord
 from govchain.security import hash_password, needs_rehash, verify_password
@@ -37,16 +45,25 @@ class UserOut(BaseModel):
                    municipality=user.municipality_ags, displayName=user.display_name)
 
 
-@router.post("/token", responses={401: {"description": "Benutzername oder Passwort falsch"}})
-def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], uow: UoWDep,
-          settings: SettingsDep, key: TokenKeyDep) -> TokenOut:
-    """Exchanges username and password for a bearer token."""
+@router.post("/token", responses={401: {"description": "Benutzername oder Passwort falsch"},
+                                   429: {"description": "Zu viele Fehlversuche (Retry-After)"}})
+def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, uow: UoWDep,
+          settings: SettingsDep, key: TokenKeyDep, throttle: LoginThrottleDep) -> TokenOut:
+    """Exchanges username and password for a bearer token. Too many failures for a username or
+    from one address refuse further tries for a while, whether the username exists or not."""
+    address = client_address(request)
+    wait = throttle.retry_after(form.username, address)
+    if wait:
+        raise too_many_requests(wait, "Zu viele fehlgeschlagene Anmeldungen; bitte später erneut "
+                                      "versuchen")
     user = uow.users.by_username(form.username)
     # An unknown user costs as much time as a known one (verify_password with None).
     ok = verify_password(user.password_hash if user else None, form.password)
     if user is None or not ok or not user.active:
+        throttle.failed(form.username, address)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Benutzername oder Passwort falsch",
                             headers={"WWW-Authenticate": "Bearer"})
+    throttle.succeeded(form.username)
     if needs_rehash(user.password_hash):
         uow.users.set_password_hash(user.id, hash_password(form.password))
         uow.commit()

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from govchain import services
-from govchain.api.deps import ContextDep, CurrentActor, UoWDep, audit
+from govchain.api.deps import ContextDep, CurrentActor, RateLimitedApiKey, UoWDep, audit
 from govchain.verification import Status
 
 router = APIRouter(tags=["links"])
@@ -24,11 +24,21 @@ def withdraw_link(link_id: str, request: Request, uow: UoWDep, actor: CurrentAct
 
 
 @router.get("/verify/{token}",
-            responses={503: {"description": "UNVERIFIABLE: Ledger nicht erreichbar"}})
-def verify_link(token: str, ctx: ContextDep, uow: UoWDep) -> JSONResponse:
+            responses={429: {"description": "Zu viele Anfragen (Retry-After)"},
+                       503: {"description": "UNVERIFIABLE: Ledger nicht erreichbar"}})
+def verify_link(token: str, ctx: ContextDep, uow: UoWDep,
+                api_key: RateLimitedApiKey) -> JSONResponse:
     """The verification result for a link and the document it discloses. Public; an unknown,
-    expired or withdrawn link gives a result that says so (``document`` is then null)."""
+    expired or withdrawn link gives a result that says so (``document`` is then null). With an
+    ``X-API-Key`` the check of a known link is recorded in the key's verification log."""
     checked = services.verify_link(ctx, uow, token)
+    if api_key is not None and checked.link_id is not None:
+        document_id = checked.result.document_id
+        uow.verification_log.append(api_key_id=api_key.id, result=str(checked.result.status),
+                                    link_id=checked.link_id,
+                                    document_id=document_id[:80] if document_id else None)
+        uow.api_keys.touch(api_key.id)
+        uow.commit()
     code = 503 if checked.result.status is Status.UNVERIFIABLE else 200
     return JSONResponse({"result": checked.result.to_json(), "document": checked.document},
                         status_code=code, headers={"Cache-Control": "no-store"})

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from html import escape
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
 from govchain import services
-from govchain.api.deps import ContextDep, UoWDep
+from govchain.api.deps import ContextDep, UoWDep, limit_public
 from govchain.verification import Status
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -66,7 +66,7 @@ def render(result: dict[str, Any], document: dict[str, Any] | None) -> str:
     return "\n".join(parts)
 
 
-@router.get("/v/{token}", response_class=HTMLResponse)
+@router.get("/v/{token}", response_class=HTMLResponse, dependencies=[Depends(limit_public)])
 def verification_page(token: str, ctx: ContextDep, uow: UoWDep) -> HTMLResponse:
     checked = services.verify_link(ctx, uow, token)
     code = 503 if checked.result.status is Status.UNVERIFIABLE else 200

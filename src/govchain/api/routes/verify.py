@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from govchain import services
-from govchain.api.deps import ContextDep, OptionalApiKey, SettingsDep, UoWDep
+from govchain.api.deps import ContextDep, RateLimitedApiKey, SettingsDep, UoWDep
 from govchain.verification import Status
 
 router = APIRouter(prefix="/verify", tags=["verify"])
@@ -43,9 +43,10 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
 
 
 @router.post("", openapi_extra={"requestBody": _DOCUMENT_BODY},
-             responses={503: {"description": "UNVERIFIABLE: Ledger nicht erreichbar"}})
+             responses={429: {"description": "Zu viele Anfragen (Retry-After)"},
+                        503: {"description": "UNVERIFIABLE: Ledger nicht erreichbar"}})
 async def verify_document(request: Request, ctx: ContextDep, settings: SettingsDep, uow: UoWDep,
-                          api_key: OptionalApiKey) -> JSONResponse:
+                          api_key: RateLimitedApiKey) -> JSONResponse:
     """Checks integrity, anchoring, issuer, status and validity. Public; with an ``X-API-Key`` the
     check is recorded in the key's verification log."""
     document = await read_json_object(request, settings.max_body_bytes)

@@ -1,0 +1,252 @@
+"""Rate limits on the public endpoints and login throttling, on a real embedded chain and SQLite."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from govchain import services
+from govchain.api import create_app
+from govchain.api.ratelimit import LoginThrottle, RateLimiter, retry_after_header
+from govchain.api.tokens import issue_token
+from govchain.context import Context
+from govchain.db import UnitOfWork
+from govchain.security import api_key_prefix, hash_password, new_api_key, password_hasher
+from govchain.settings import Settings
+
+AACHEN = "05334002"
+DOG = "gefaehrlicher-hund"
+PASSWORD = "richtig-langes-passwort"
+PUBLIC_RATE = 3  # per minute: one token every 20 s
+KEY_RATE = 12
+MAX_FAILURES = 3
+WINDOW = 300
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- the bucket and the throttle on their own ------------------------------------------------
+
+def test_bucket_allows_a_burst_then_refills_at_its_rate() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(60, clock=clock)  # one a second
+    assert [limiter.acquire("a") for _ in range(60)] == [0.0] * 60
+    assert limiter.acquire("a") == pytest.approx(1.0)
+    assert limiter.acquire("b") == 0.0  # every key has its own bucket
+    clock.now += 0.5
+    assert limiter.acquire("a") == pytest.approx(0.5)  # a refused request is not counted
+    clock.now += 0.5
+    assert limiter.acquire("a") == 0.0
+    clock.now += 3600
+    assert [limiter.acquire("a") for _ in range(60)] == [0.0] * 60  # never more than the burst
+    assert limiter.acquire("a") > 0
+
+
+def test_bucket_forgets_idle_keys_and_stays_bounded() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(6, clock=clock, max_keys=100)
+    for i in range(50):
+        limiter.acquire(f"k{i}")
+    assert len(limiter) == 50
+    clock.now += 60  # refilled: no different from a new bucket
+    limiter.acquire("fresh")
+    assert len(limiter) == 1
+    for i in range(1000):
+        limiter.acquire(f"flood{i}")
+    assert len(limiter) <= 100
+
+
+def test_retry_after_is_whole_seconds_rounded_up() -> None:
+    assert retry_after_header(0.2) == {"Retry-After": "1"}
+    assert retry_after_header(19.01) == {"Retry-After": "20"}
+
+
+def test_throttle_counts_per_username_and_address_within_a_window() -> None:
+    clock = FakeClock()
+    throttle = LoginThrottle(2, 60, clock=clock, max_keys=10)
+    throttle.failed("Meier", "10.0.0.1")
+    assert throttle.retry_after("meier", "10.0.0.2") == 0.0
+    clock.now += 10
+    throttle.failed("meier ", "10.0.0.2")  # the same username, however it is written
+    assert throttle.retry_after("MEIER", "10.0.0.3") == pytest.approx(50)
+    throttle.succeeded("meier")
+    assert throttle.retry_after("meier", "10.0.0.3") == 0.0
+    throttle.failed("a", "10.0.0.9")
+    throttle.failed("b", "10.0.0.9")
+    assert throttle.retry_after("c", "10.0.0.9") == pytest.approx(60)
+    clock.now += 60
+    assert throttle.retry_after("c", "10.0.0.9") == 0.0 and len(throttle) == 0
+    for i in range(100):
+        throttle.failed(f"u{i}", None)
+    assert len(throttle) <= 10
+
+
+# -- over HTTP --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+    home: Path = tmp_path_factory.mktemp("limits-home")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GOVCHAIN_KEY_PASSPHRASE", "test passphrase - not a secret")
+    settings = Settings(home=home, public_rate_per_minute=PUBLIC_RATE,
+                        api_key_rate_per_minute=KEY_RATE, login_max_failures=MAX_FAILURES,
+                        login_window_seconds=WINDOW)
+    application = create_app(settings)
+    try:
+        with TestClient(application):  # runs the lifespan: chain, database, token key
+            ctx: Context = application.state.context
+            services.admit_municipality(ctx, AACHEN, "Stadt Aachen", [DOG])
+            cheap = password_hasher(time_cost=1, memory_cost_kib=8, parallelism=1)
+            with UnitOfWork(application.state.engine) as uow:
+                uow.users.add(username="meier", role="clerk", municipality_ags=AACHEN,
+                              password_hash=hash_password(PASSWORD, hasher=cheap),
+                              display_name="Meier")
+                uow.commit()
+            yield application
+    finally:
+        mp.undo()
+
+
+@pytest.fixture
+def clock(app: FastAPI) -> FakeClock:
+    """Fresh limits with a clock the test moves, built like create_app builds them."""
+    fake = FakeClock()
+    settings: Settings = app.state.settings
+    app.state.public_limiter = RateLimiter(settings.public_rate_per_minute, clock=fake)
+    app.state.api_key_limiter = RateLimiter(settings.api_key_rate_per_minute, clock=fake)
+    app.state.login_throttle = LoginThrottle(settings.login_max_failures,
+                                             settings.login_window_seconds, clock=fake)
+    return fake
+
+
+def from_address(app: FastAPI, address: str) -> TestClient:
+    return TestClient(app, client=(address, 50000))
+
+
+@pytest.fixture(scope="module")
+def api_key(app: FastAPI) -> tuple[str, int]:
+    key, key_hash = new_api_key()
+    with UnitOfWork(app.state.engine) as uow:
+        record = uow.api_keys.add(name="Polizei Aachen", prefix=api_key_prefix(key),
+                                  key_hash=key_hash)
+        uow.commit()
+    return key, record.id
+
+
+def test_public_endpoints_answer_429_with_retry_after_over_the_limit(app: FastAPI,
+                                                                     clock: FakeClock) -> None:
+    client = from_address(app, "192.0.2.1")
+    # The three public endpoints share the caller's bucket.
+    assert client.get("/api/v1/verify/kein-link").status_code == 200
+    assert client.get("/v/kein-link").status_code == 200
+    assert client.post("/api/v1/verify", json={"id": "x"}).status_code == 200
+    for call in (lambda: client.get("/api/v1/verify/kein-link"), lambda: client.get("/v/kein-link"),
+                 lambda: client.post("/api/v1/verify", json={"id": "x"})):
+        refused = call()
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"] == "20"
+        assert "Zu viele Anfragen" in refused.json()["detail"]
+    assert from_address(app, "192.0.2.2").get("/api/v1/verify/kein-link").status_code == 200
+    clock.now += 20
+    assert client.get("/api/v1/verify/kein-link").status_code == 200
+    assert client.get("/api/v1/verify/kein-link").status_code == 429
+
+
+def test_an_api_key_has_its_own_higher_limit(app: FastAPI, clock: FakeClock,
+                                             api_key: tuple[str, int]) -> None:
+    client = from_address(app, "192.0.2.3")
+    headers = {"X-API-Key": api_key[0]}
+    answers = [client.get("/api/v1/verify/kein-link", headers=headers).status_code
+               for _ in range(KEY_RATE + 1)]
+    assert answers == [200] * KEY_RATE + [429]
+    # The same address without the key still has its own, lower allowance.
+    assert client.get("/api/v1/verify/kein-link").status_code == 200
+
+
+def test_invalid_api_keys_are_401_and_count_against_the_address(app: FastAPI,
+                                                                clock: FakeClock) -> None:
+    client = from_address(app, "192.0.2.4")
+    headers = {"X-API-Key": "gvk_geraten"}
+    answers = [client.get("/api/v1/verify/kein-link", headers=headers).status_code
+               for _ in range(PUBLIC_RATE + 1)]
+    assert answers == [401] * PUBLIC_RATE + [429]
+
+
+def login(client: TestClient, username: str, password: str) -> int:
+    response = client.post("/api/v1/auth/token", data={"username": username, "password": password})
+    if response.status_code == 429:
+        assert int(response.headers["Retry-After"]) >= 1
+    return response.status_code
+
+
+def test_login_throttled_per_username_whether_it_exists_or_not(app: FastAPI,
+                                                               clock: FakeClock) -> None:
+    for username in ("meier", "niemand"):
+        attacker = from_address(app, f"198.51.100.{len(username)}")
+        assert [login(attacker, username, "falsch") for _ in range(MAX_FAILURES)] == [401] * 3
+        refused = from_address(app, "203.0.113.1").post(
+            "/api/v1/auth/token", data={"username": username, "password": "falsch"})
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == str(WINDOW)
+        assert "Zu viele fehlgeschlagene Anmeldungen" in refused.json()["detail"]
+    # Even the right password waits, so the throttle cannot be used to test guesses.
+    assert login(from_address(app, "203.0.113.2"), "meier", PASSWORD) == 429
+    clock.now += WINDOW
+    assert login(from_address(app, "203.0.113.2"), "meier", PASSWORD) == 200
+
+
+def test_login_throttled_per_address(app: FastAPI, clock: FakeClock) -> None:
+    attacker = from_address(app, "198.51.100.20")
+    assert [login(attacker, f"user{i}", "falsch") for i in range(MAX_FAILURES)] == [401] * 3
+    assert login(attacker, "meier", PASSWORD) == 429
+    assert login(from_address(app, "198.51.100.21"), "meier", PASSWORD) == 200
+
+
+def test_a_successful_login_resets_the_username_count(app: FastAPI, clock: FakeClock) -> None:
+    first, second = from_address(app, "198.51.100.30"), from_address(app, "198.51.100.31")
+    assert [login(first, "meier", "falsch") for _ in range(2)] == [401, 401]
+    assert login(first, "meier", PASSWORD) == 200
+    assert [login(second, "meier", "falsch") for _ in range(2)] == [401, 401]
+    assert login(second, "meier", PASSWORD) == 200  # four failures in all, but not in a row
+
+
+def test_link_checks_with_an_api_key_are_recorded(app: FastAPI, clock: FakeClock,
+                                                  api_key: tuple[str, int]) -> None:
+    ctx: Context = app.state.context
+    with UnitOfWork(app.state.engine) as uow:
+        clerk = uow.users.by_username("meier")
+    assert clerk is not None
+    bearer = {"Authorization": "Bearer " + issue_token(
+        app.state.token_key, user_id=clerk.id, role=clerk.role, at=datetime.now(UTC),
+        ttl=timedelta(minutes=5))}
+    subject = copy.deepcopy(ctx.usecases.get(DOG).examples[0]["subject"])
+    client = TestClient(app)
+    issued = client.post("/api/v1/documents?wait=true", headers=bearer,
+                         json={"usecase": DOG, "subject": subject})
+    assert issued.status_code == 201, issued.text
+    doc_id = issued.json()["id"]
+    shared = client.post(f"/api/v1/documents/{doc_id}/links", headers=bearer, json={})
+    assert shared.status_code == 201, shared.text
+    link_id, token = shared.json()["id"], shared.json()["url"].rsplit("/", 1)[1]
+
+    headers = {"X-API-Key": api_key[0]}
+    checked = client.get(f"/api/v1/verify/{token}", headers=headers)
+    assert checked.status_code == 200 and checked.json()["result"]["status"] == "VALID"
+    assert client.get("/api/v1/verify/kein-link", headers=headers).status_code == 200
+    assert client.get(f"/api/v1/verify/{token}").status_code == 200  # anonymous: no trail
+    with UnitOfWork(app.state.engine) as uow:
+        entries = uow.verification_log.list(api_key_id=api_key[1]).items
+        key = uow.api_keys.by_id(api_key[1])
+    assert [(e.link_id, e.document_id, e.result) for e in entries] == [(link_id, doc_id, "VALID")]
+    assert key is not None and key.last_used_at is not None
