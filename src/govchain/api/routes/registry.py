@@ -50,12 +50,14 @@ class CompromiseIn(BaseModel):
     since: AwareDatetime
 
 
+def _account(ctx: ContextDep, address: str) -> AccountOut:
+    acc = ctx.ledger.issuer_account(address)
+    return AccountOut(address=acc.address, state=acc.state.name.lower(),
+                      compromisedSince=acc.compromised_since or None)
+
+
 def _out(ctx: ContextDep, m: Municipality) -> MunicipalityOut:
-    accounts = []
-    for address in m.accounts:
-        acc = ctx.ledger.issuer_account(address)
-        accounts.append(AccountOut(address=address, state=acc.state.name.lower(),
-                                   compromisedSince=acc.compromised_since or None))
+    accounts = [_account(ctx, address) for address in m.accounts]
     return MunicipalityOut(ags=m.ags, name=m.name, active=m.active,
                            usecases=[services.doc_type_name(ctx, t) for t in m.doc_types],
                            accounts=accounts)
@@ -120,9 +122,7 @@ def retire(address: AddressPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegi
     services.retire_account(ctx, address)
     audit(uow, request, user.id, "registry.retire", address)
     uow.commit()
-    acc = ctx.ledger.issuer_account(address)
-    return AccountOut(address=acc.address, state=acc.state.name.lower(),
-                      compromisedSince=acc.compromised_since or None)
+    return _account(ctx, address)
 
 
 @router.post("/accounts/{address}/compromise")
@@ -132,6 +132,4 @@ def compromise(address: AddressPath, body: CompromiseIn, ctx: ContextDep, uow: U
     services.mark_compromised(ctx, address, body.since)
     audit(uow, request, user.id, "registry.compromise", address)
     uow.commit()
-    acc = ctx.ledger.issuer_account(address)
-    return AccountOut(address=acc.address, state=acc.state.name.lower(),
-                      compromisedSince=acc.compromised_since or None)
+    return _account(ctx, address)
