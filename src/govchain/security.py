@@ -112,22 +112,46 @@ def api_key_matches(key: str, stored_hash: str) -> bool:
     return hmac.compare_digest(api_key_hash(key), stored_hash)
 
 
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015]+")
+
+
 # -- verification links -----------------------------------------------------------------------
 
-_LINK_TOKEN_BYTES = 32
-_LINK_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")  # 32 bytes, base64url without padding
+# Crockford's base32 (no I, L, O, U): a token can be printed beside the QR code and typed in by
+# hand; 24 symbols carry 120 bits from the OS CSPRNG.
+LINK_TOKEN_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_LINK_TOKEN_LENGTH = 24
+_LINK_CODE_GROUP = 4
+_LINK_TOKEN_RE = re.compile(r"[0-9A-HJKMNP-TV-Z]{24}")
 _LINK_LOOKUP_INFO = b"govchain/link/lookup/v1"
 _LINK_KEY_INFO = b"govchain/link/aes-256-gcm/v1"
 _NONCE_BYTES = 12
+_TYPED_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
 def new_link_token() -> str:
-    """A fresh link token: 256 bits from the OS CSPRNG, base64url without padding (43 chars)."""
-    return _b64url(secrets.token_bytes(_LINK_TOKEN_BYTES))
+    """A fresh link token: 120 bits from the OS CSPRNG as 24 symbols of Crockford's base32."""
+    return "".join(secrets.choice(LINK_TOKEN_ALPHABET) for _ in range(_LINK_TOKEN_LENGTH))
+
+
+def format_link_code(token: str) -> str:
+    """The token as printed for people: XXXX-XXXX-XXXX-XXXX-XXXX-XXXX."""
+    g = _LINK_CODE_GROUP
+    return "-".join(token[i:i + g] for i in range(0, len(token), g))
+
+
+def normalize_link_code(text: str) -> str:
+    """The token a person typed (any case, dashes or spaces anywhere, O for 0, I or L for 1);
+    InputError if it cannot be one."""
+    raw = _SEPARATORS.sub("", text).upper().translate(_TYPED_LOOKALIKES)
+    if not _LINK_TOKEN_RE.fullmatch(raw):
+        raise InputError(f"Das ist kein gültiger Prüfcode: erwartet werden {_LINK_TOKEN_LENGTH} "
+                         "Zeichen wie 7K3M-…, in Gruppen zu vier")
+    return raw
 
 
 def _derive(token: str, info: bytes) -> bytes:
-    # The token carries 256 bits of entropy, so HKDF needs no salt; the info labels keep the
+    # The token carries 120 bits of entropy, so HKDF needs no salt; the info labels keep the
     # lookup and the key independent (knowing one tells nothing about the other).
     if not _LINK_TOKEN_RE.fullmatch(token):
         raise LinkTokenError("Ungültiger oder unbekannter Prüflink")
@@ -167,7 +191,6 @@ def open_link(token: str, link_id: str, sealed: bytes) -> bytes:
 LANDLORD_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 _LANDLORD_CODE_LENGTH = 12
 _LANDLORD_CODE_GROUP = 4
-_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015]+")
 
 
 def _format_landlord_code(raw: str) -> str:

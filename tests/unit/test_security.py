@@ -87,11 +87,27 @@ def test_api_key_matches_in_constant_time_helper() -> None:
 
 # -- verification links -----------------------------------------------------------------------
 
-def test_link_token_has_256_bits() -> None:
+def test_link_token_has_120_bits_of_crockford_base32() -> None:
     token = security.new_link_token()
-    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", token)
-    assert len(base64.urlsafe_b64decode(token + "=")) == 32
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{24}", token)
+    assert len(security.LINK_TOKEN_ALPHABET) ** 24 == 2 ** 120
     assert len({security.new_link_token() for _ in range(200)}) == 200
+
+
+def test_printed_link_code_is_read_back_as_typed() -> None:
+    token = security.new_link_token()
+    code = security.format_link_code(token)
+    assert re.fullmatch(r"([0-9A-Z]{4}-){5}[0-9A-Z]{4}", code)
+    assert security.normalize_link_code(code) == token
+    assert security.normalize_link_code(" " + code.lower().replace("-", " ")) == token
+    typed = "O" + token[1:] if token[0] == "0" else token
+    assert security.normalize_link_code(typed) == token
+
+
+@pytest.mark.parametrize("text", ["", "ABCD", "U" * 24, "A" * 25, "Ä" * 24])
+def test_malformed_link_codes_are_refused(text: str) -> None:
+    with pytest.raises(InputError):
+        security.normalize_link_code(text)
 
 
 def test_seal_and_open_round_trip() -> None:

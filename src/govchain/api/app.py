@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from govchain import services
+from govchain.anchoring import Anchoring
 from govchain.api.errors import install_error_handlers
 from govchain.api.ratelimit import LoginThrottle, RateLimiter
 from govchain.api.routes import (
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.context = ctx
                 app.state.engine = engine
                 app.state.token_key = load_or_create_key(settings.home)
+                app.state.anchoring = Anchoring()
                 yield
             finally:
                 ctx.close()
