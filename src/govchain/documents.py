@@ -10,7 +10,6 @@ dropping value and salt: the targetHash stays the same, so the anchored proof st
 
 from __future__ import annotations
 
-import copy
 import secrets
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from govchain.errors import InputError
-from govchain.hashing import Hash32, canonical_json, from_hex32, keccak, to_hex
+from govchain.hashing import Hash32, canonical_json, from_hex32, keccak, leaf_json, to_hex
 from govchain.merkle import MerkleTree
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
@@ -104,6 +103,15 @@ def resolve_pointer(instance: Any, pointer: str) -> Any:
     return node
 
 
+def copy_json(value: Any) -> Any:
+    """A deep copy of JSON data (dicts, lists, scalars); several times faster than deepcopy."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) for v in value]
+    return value
+
+
 def iter_leaves(value: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
     """Yields (JSON Pointer, value) for every scalar and every empty list or object.
 
@@ -127,7 +135,7 @@ def iter_leaves(value: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def field_hash(pointer: str, salt: str, value: Any) -> Hash32:
-    return keccak(canonical_json({"path": pointer, "salt": salt, "value": value}))
+    return keccak(leaf_json(pointer, salt, value))
 
 
 def envelope_of(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,7 +178,7 @@ def new_document(
         if valid_until <= valid_from:
             raise InputError("validUntil muss nach validFrom liegen")
         doc["validUntil"] = _iso(valid_until)
-    doc["credentialSubject"] = copy.deepcopy(dict(subject))
+    doc["credentialSubject"] = copy_json(dict(subject))
     doc["credentialStatus"] = {
         "type": STATUS_TYPE,
         "usecase": usecase_id,
@@ -218,7 +226,7 @@ def make_batch(documents: Sequence[SaltedDocument]) -> Batch:
 def finish_document(batch: Batch, index: int, anchor: AnchorRef) -> dict[str, Any]:
     """The issued document: the salted document plus its Merkle path and the anchor."""
     item = batch.items[index]
-    doc = copy.deepcopy(item.document)
+    doc = copy_json(item.document)
     doc["proof"] = {
         "type": PROOF_TYPE,
         "canonicalization": "RFC8785",
@@ -313,7 +321,7 @@ def disclose(document: Mapping[str, Any], hide: Sequence[str]) -> dict[str, Any]
     Works offline, without the issuer. Type, issuer and validity dates are not subject fields and
     cannot be hidden.
     """
-    doc = copy.deepcopy(dict(document))
+    doc = copy_json(dict(document))
     subject = doc.get("credentialSubject")
     proof = doc.get("proof")
     if not isinstance(subject, dict) or not isinstance(proof, dict):

@@ -23,6 +23,7 @@ from govchain.usecases import (
     FIELD_FORMATS,
     UseCase,
     UseCaseRegistry,
+    _field_errors,
     default_usecases_dir,
 )
 
@@ -496,3 +497,70 @@ def test_two_use_cases_cannot_share_a_credential_type(tree: Path) -> None:
               lambda m: m.update(id="strassenmusik-koeln"))
     with pytest.raises(ConfigurationError, match="StrassenmusikErlaubnis"):
         UseCaseRegistry.load(tree)
+
+
+# -- the fast validator ---------------------------------------------------------------------------
+
+def _mutations(value: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
+    """(pointer, replacement) for every node: wrong types, empty, out-of-format values."""
+    for bad in ("", "x" * 300, "2026-13-45", "25:99", "no-at-sign", -1, 0, 1.5, 10 ** 9, True,
+                None, [], {}, ["x"], {"x": 1}):
+        yield pointer, bad
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _mutations(child, f"{pointer}/{key}")
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            yield from _mutations(child, f"{pointer}/{i}")
+
+
+def _replaced(value: Any, pointer: str, new: Any) -> Any:
+    if not pointer:
+        return new
+    copy_ = json.loads(json.dumps(value))
+    *parents, last = pointer.lstrip("/").split("/")
+    node = copy_
+    for token in parents:
+        node = node[int(token)] if isinstance(node, list) else node[token]
+    if isinstance(node, list):
+        node[int(last)] = new
+    else:
+        node[last] = new
+    return copy_
+
+
+def _removals(value: Any) -> Iterator[Any]:
+    """Copies of `value` with one object key removed, for every key at any depth."""
+    for pointer, _ in _mutations(value):
+        parent, _, key = pointer.rpartition("/")
+        if not pointer:
+            continue
+        broken = json.loads(json.dumps(value))
+        node = broken
+        for token in [t for t in parent.split("/") if t]:
+            node = node[int(token)] if isinstance(node, list) else node[token]
+        if isinstance(node, dict) and key in node:
+            del node[key]
+            yield broken
+
+
+@pytest.mark.parametrize("usecase_id", ["wohnungsgeberbestaetigung", "gefaehrlicher-hund", "strassenmusik"])
+def test_fast_validator_gives_exactly_the_python_validators_answer(usecase_id: str) -> None:
+    """jsonschema-rs may only say "valid" where jsonschema says so too, and field_errors with
+    the fast gate equals the pure-Python answer; every node of every example is replaced by
+    wrong types and formats, and every key removed."""
+    uc = UseCaseRegistry.load(default_usecases_dir()).get(usecase_id)
+    tried = refused = 0
+    for example in uc.examples:
+        subject = example["subject"]
+        candidates = [_replaced(subject, p, bad) for p, bad in _mutations(subject)]
+        candidates += list(_removals(subject))
+        for candidate in candidates:
+            tried += 1
+            slow = _field_errors(uc._validator, uc.schema, uc.schedule_pointer, candidate)
+            if uc._fast_validator.is_valid(candidate):
+                assert not list(uc._validator.iter_errors(candidate)), candidate
+            else:
+                refused += 1
+            assert uc.field_errors(candidate) == slow
+    assert tried > 500 and refused > tried // 2
