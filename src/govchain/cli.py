@@ -257,13 +257,15 @@ def issue(ctx: Context, ags: str, usecase: str, subject_file: Path, valid_from: 
         subject=data,
         valid_from=parse_time(valid_from) if valid_from else None,
         valid_until=parse_time(valid_until) if valid_until else None)
-    from govchain.cli_service import records
+    from govchain.cli_service import anchor_and_read, records
 
     with records(ctx, "document.issue") as (uow, audit):
-        doc = services.issue_documents(ctx, ags, usecase, [req], uow=uow)[0]
-        audit(doc["id"])
-        write_json(out, doc)
-    click.echo(f"{doc['id']} ausgestellt → {out}")
+        (salted,) = services.accept_documents(ctx, uow, ags, usecase, [req])
+        doc_id = str(salted.document["id"])
+        audit(doc_id)
+    (doc,) = anchor_and_read(ctx, str(salted.document["issuer"]["account"]), [doc_id])
+    write_json(out, doc)
+    click.echo(f"{doc_id} ausgestellt → {out}")
 
 
 def _status_command(action: services.Action, help_text: str) -> None:

@@ -3,24 +3,31 @@ managing its accounts. Registered onto the main command group of govchain.cli.""
 
 from __future__ import annotations
 
+import csv
 import getpass
+import io
+import json
+import logging
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy.engine import Engine
 
 from govchain import services
+from govchain.anchoring import anchor_now
 from govchain.cli import handle_errors, main, pass_ctx
 from govchain.context import Context
 from govchain.db import UnitOfWork, make_engine, upgrade
 from govchain.db.models import ROLES, Role
-from govchain.errors import InputError
+from govchain.errors import InputError, LedgerError
 from govchain.security import api_key_prefix, hash_password, new_api_key
 from govchain.settings import Settings
+from govchain.timefmt import parse_time
 
 MIN_PASSWORD_LENGTH = 12
 _AGS = re.compile(r"\d{8}")
@@ -36,6 +43,22 @@ def _database(settings: Settings) -> Engine:
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
     return engine
+
+
+class RedactCapabilities(logging.Filter):
+    """Keeps capability tokens out of the access log: a link token (/v/…, /verify/…, ?code=) or
+    a Zuordnungsmerkmal (/lookup/…, ?code=) in a logged path is replaced by "***"."""
+
+    _SECRET = re.compile(r"(/(?:v|verify|lookup)/|[?&]code=)[^/?&\s\"]+")
+
+    def redact(self, text: str) -> str:
+        return self._SECRET.sub(r"\1***", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self.redact(a) if isinstance(a, str) else a for a in record.args)
+        record.msg = self.redact(str(record.msg))
+        return True
 
 
 def _cli_actor() -> str:
@@ -63,6 +86,7 @@ def serve(ctx: Context, host: str | None, port: int | None, database_url: str | 
     # passphrase) rather than with a traceback from inside the server's startup.
     _database(settings).dispose()
     open_context(settings).close()
+    logging.getLogger("uvicorn.access").addFilter(RedactCapabilities())
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 proxy_headers=True, server_header=False)
 
@@ -156,6 +180,138 @@ def records(ctx: Context, action: str) -> Iterator[tuple[UnitOfWork, Callable[[s
             uow.commit()
     finally:
         engine.dispose()
+
+
+def anchor_and_read(ctx: Context, account: str, document_ids: Sequence[str]
+                    ) -> list[dict[str, Any]]:
+    """Anchors what the account has waiting, in this process (the steps the service's worker
+    takes), and returns the issued documents."""
+    engine = _database(service_settings(ctx))
+    try:
+        anchor_now(ctx, engine, account)
+        with UnitOfWork(engine) as uow:
+            docs = []
+            for doc_id in document_ids:
+                record = uow.documents.get(doc_id)
+                if record is None or record.document is None:
+                    raise LedgerError(f"Das Dokument {doc_id} wurde nicht verankert")
+                docs.append(record.document)
+            return docs
+    finally:
+        engine.dispose()
+
+
+BULK_CHUNK = 1000
+
+
+def read_bulk_file(ctx: Context, usecase_id: str, path: Path
+                   ) -> tuple[list[tuple[int, services.IssueRequest]], list[tuple[int, str]]]:
+    """The requests in a JSON Lines file (one subject per line, or {"subject", "validFrom",
+    "validUntil"}) or a CSV file (one column per field, named by its JSON Pointer such as
+    /halter/name or /meldepflichtigePersonen/0/name, typed by the schema; optional columns
+    validFrom and validUntil). Returns (line, request) pairs and (line, message) of the lines
+    that could not be read."""
+    from govchain.web.forms import COUNT_PREFIX, raw_form, subject_from_form
+
+    usecase = ctx.usecases.get(usecase_id)
+    requests: list[tuple[int, services.IssueRequest]] = []
+    unreadable: list[tuple[int, str]] = []
+    text = path.read_text(encoding="utf-8-sig")
+
+    def add(line: int, subject: Any, valid_from: Any, valid_until: Any) -> None:
+        try:
+            if not isinstance(subject, dict):
+                raise InputError("erwartet wird ein JSON-Objekt")
+            requests.append((line, services.IssueRequest(
+                subject=subject,
+                valid_from=parse_time(valid_from) if valid_from else None,
+                valid_until=parse_time(valid_until) if valid_until else None)))
+        except (InputError, ValueError) as err:
+            unreadable.append((line, str(err)))
+
+    if path.suffix.lower() == ".csv":
+        for n, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+            valid_from, valid_until = row.pop("validFrom", None), row.pop("validUntil", None)
+            fields = raw_form((k.strip(), v) for k, v in row.items()
+                              if k and k.strip().startswith("/"))
+            for name in list(fields):  # list rows: /a/2/b means the list /a has at least 3
+                parts = name.split("/")
+                for i, part in enumerate(parts):
+                    if part.isdigit() and i > 1:
+                        key = COUNT_PREFIX + "/".join(parts[:i])
+                        known = int((fields.get(key) or ["0"])[0])
+                        fields[key] = [str(max(known, int(part) + 1))]
+            try:
+                subject = subject_from_form(usecase, fields)
+            except (InputError, ValueError) as err:
+                unreadable.append((n, str(err)))
+                continue
+            add(n, subject, valid_from, valid_until)
+    else:
+        for n, raw in enumerate(text.splitlines(), start=1):
+            if not raw.strip():
+                continue
+            try:
+                item = json.loads(raw)
+            except ValueError as err:
+                unreadable.append((n, f"kein JSON: {err}"))
+                continue
+            if isinstance(item, dict) and isinstance(item.get("subject"), dict):
+                add(n, item["subject"], item.get("validFrom"), item.get("validUntil"))
+            else:
+                add(n, item, None, None)
+    return requests, unreadable
+
+
+@main.command("issue-bulk")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--ags", required=True, help="Ausstellende Kommune.")
+@click.option("--usecase", required=True, help="Dokumentart, z. B. gefaehrlicher-hund.")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="JSON-Lines-Datei für die ausgestellten Dokumente.")
+@pass_ctx
+@handle_errors
+def issue_bulk(ctx: Context, file: Path, ags: str, usecase: str, out: Path) -> None:
+    """Stellt viele Dokumente aus einer CSV- oder JSON-Lines-Datei aus und verankert sie.
+
+    Gültige Zeilen werden ausgestellt, fehlerhafte mit Zeile, Feld und Grund gemeldet
+    (Exit-Code 1, wenn es solche gibt)."""
+    numbered, unreadable = read_bulk_file(ctx, usecase, file)
+    line_of = [line for line, _ in numbered]
+    requests = [req for _, req in numbered]
+    failures: list[tuple[int, str]] = list(unreadable)
+    ids: list[str] = []
+    with click.progressbar(length=len(requests), label="Prüfen und speichern",
+                           file=sys.stderr) as bar:
+        for start in range(0, len(requests), BULK_CHUNK):
+            chunk = requests[start:start + BULK_CHUNK]
+            with records(ctx, "document.issue_bulk") as (uow, audit):
+                result = services.accept_valid(ctx, uow, ags, usecase, chunk)
+                audit(f"{usecase}: {len(result.accepted)} von {len(chunk)}")
+            ids += [doc_id for _, doc_id in result.accepted]
+            failures += [(line_of[start + i], "; ".join(f"{p or '/'}: {m}" for p, m in errs))
+                         for i, errs in result.rejected]
+            bar.update(len(chunk))
+    documents: list[dict[str, Any]] = []
+    if ids:
+        click.echo(f"Verankern von {len(ids)} Dokumenten …", err=True)
+        engine = _database(service_settings(ctx))
+        try:
+            with UnitOfWork(engine) as uow:
+                first = uow.documents.get(ids[0])
+            assert first is not None and first.account is not None
+            documents = anchor_and_read(ctx, first.account, ids)
+        finally:
+            engine.dispose()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as f:
+        for doc in documents:
+            f.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    for line, message in sorted(failures):
+        click.echo(f"Zeile {line}: {message}", err=True)
+    click.echo(f"{len(documents)} ausgestellt und verankert → {out}; {len(failures)} fehlerhaft")
+    if failures:
+        sys.exit(1)
 
 
 @main.group()

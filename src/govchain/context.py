@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from govchain.chain.base import Chain, open_chain
 from govchain.errors import KeyStoreError
@@ -25,6 +26,10 @@ from govchain.keys import (
 )
 from govchain.ledger import Deployment, Ledger
 from govchain.usecases import UseCaseRegistry, default_usecases_dir
+
+if TYPE_CHECKING:
+    from govchain.index import IndexedLedger
+    from govchain.verification import LedgerReader
 
 ENV_HOME = "GOVCHAIN_HOME"
 ENV_RPC_URL = "GOVCHAIN_RPC_URL"
@@ -47,6 +52,8 @@ class Context:
     rpc_url: str | None = None
     usecases_dir: Path | None = None
     _chain: Chain | None = field(default=None, repr=False)
+    # Set by a long-running service (use_index): verification then answers from the status index.
+    indexed: IndexedLedger | None = field(default=None, repr=False)
 
     @property
     def deployment_file(self) -> Path:
@@ -89,6 +96,22 @@ class Context:
     @cached_property
     def ledger(self) -> Ledger:
         return Ledger(self.chain, self.deployment)
+
+    @property
+    def reader(self) -> LedgerReader:
+        """What verification asks: the status index where the service keeps one, else the
+        contracts directly (a one-off CLI check: building an index would cost more)."""
+        return self.indexed if self.indexed is not None else self.ledger
+
+    def use_index(self, *, max_lag: int = 1) -> IndexedLedger:
+        """Builds the status index from the contracts' events and makes verification use it."""
+        from govchain.index import IndexedLedger
+
+        if self.indexed is None:
+            indexed = IndexedLedger(self.ledger, max_lag=max_lag)
+            indexed.index.sync()
+            self.indexed = indexed
+        return self.indexed
 
     @cached_property
     def usecases(self) -> UseCaseRegistry:

@@ -226,7 +226,7 @@ def make_batch(documents: Sequence[SaltedDocument]) -> Batch:
 def finish_document(batch: Batch, index: int, anchor: AnchorRef) -> dict[str, Any]:
     """The issued document: the salted document plus its Merkle path and the anchor."""
     item = batch.items[index]
-    doc = copy_json(item.document)
+    doc: dict[str, Any] = copy_json(item.document)
     doc["proof"] = {
         "type": PROOF_TYPE,
         "canonicalization": "RFC8785",
@@ -321,7 +321,7 @@ def disclose(document: Mapping[str, Any], hide: Sequence[str]) -> dict[str, Any]
     Works offline, without the issuer. Type, issuer and validity dates are not subject fields and
     cannot be hidden.
     """
-    doc = copy_json(dict(document))
+    doc: dict[str, Any] = copy_json(dict(document))
     subject = doc.get("credentialSubject")
     proof = doc.get("proof")
     if not isinstance(subject, dict) or not isinstance(proof, dict):

@@ -8,6 +8,8 @@ from typing import Any, Final, NewType
 import rfc8785
 from sha3 import keccak_256
 
+from govchain.errors import InputError
+
 Hash32 = NewType("Hash32", bytes)
 
 
@@ -57,7 +59,12 @@ def leaf_json(pointer: str, salt: str, value: Any) -> bytes:
 def canonical_json(value: Any) -> bytes:
     """RFC 8785 (JCS) serialisation: one byte string per JSON value, keys sorted, numbers normalised."""
     fast = _fast_canonical(value)
-    return fast if fast is not None else rfc8785.dumps(value)
+    if fast is not None:
+        return fast
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as err:  # 2**53 and beyond, NaN, lone surrogates...
+        raise InputError(f"Kein kanonisierbares JSON (RFC 8785): {err}") from err
 
 
 def _utf16_order(key: str) -> bytes:

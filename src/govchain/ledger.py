@@ -19,8 +19,9 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
+from hexbytes import HexBytes
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError, Web3Exception
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception
 
 from govchain import artifacts
 from govchain.chain.base import Chain
@@ -119,6 +120,23 @@ class TxResult:
     block: int
     timestamp: int
     gas_used: int
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    raw: bytes
+    hash: bytes
+    nonce: int
+    gas_price: int
+
+
+@dataclass(frozen=True)
+class AnchorInfo:
+    account: str
+    timestamp: int
+    block: int
+    tx_hash: str  # "" where the node no longer serves the log
+    doc_type: bytes
 
 
 @dataclass(frozen=True)
@@ -239,14 +257,16 @@ class Ledger:
 
     # -- transactions ------------------------------------------------------------------------
 
-    def _transact(self, signer: LocalAccount, call: Any) -> TxResult:
+    def _sign(self, signer: LocalAccount, call: Any, *, nonce: int | None = None,
+              gas_price: int | None = None) -> SignedTx:
         w3 = self.chain.w3
         self.chain.sync()
         try:
             tx = call.build_transaction({
                 "from": signer.address,
-                "nonce": w3.eth.get_transaction_count(signer.address, "pending"),
-                "gasPrice": w3.eth.gas_price,
+                "nonce": (nonce if nonce is not None
+                          else w3.eth.get_transaction_count(signer.address, "pending")),
+                "gasPrice": gas_price if gas_price is not None else w3.eth.gas_price,
                 "chainId": self.chain.chain_id,
             })
         except ContractLogicError as err:
@@ -256,7 +276,13 @@ class Ledger:
         # estimate_gas already ran inside build_transaction; keep a margin for storage-refund quirks.
         tx["gas"] = int(tx["gas"] * 1.2) + 10_000
         signed = signer.sign_transaction(tx)
-        tx_hash = self.chain.send_raw_transaction(bytes(signed.raw_transaction))
+        return SignedTx(bytes(signed.raw_transaction), bytes(signed.hash), int(tx["nonce"]),
+                        int(tx["gasPrice"]))
+
+    def _transact(self, signer: LocalAccount, call: Any) -> TxResult:
+        w3 = self.chain.w3
+        signed = self._sign(signer, call)
+        tx_hash = self.chain.send_raw_transaction(signed.raw)
         receipt = self.chain.wait_for_receipt(tx_hash, timeout=RECEIPT_TIMEOUT)
         if receipt["status"] != 1:
             raise LedgerError(f"Transaktion 0x{tx_hash.hex()} ist fehlgeschlagen")
@@ -296,6 +322,63 @@ class Ledger:
 
     def anchor(self, signer: LocalAccount, doc_type: bytes, roots: Sequence[Hash32]) -> TxResult:
         return self._transact(signer, self.document_registry.functions.anchor(doc_type, list(roots)))
+
+    # -- the anchoring worker's steps: sign, store, send, then look -------------------------
+
+    def sign_anchor(self, signer: LocalAccount, doc_type: bytes, roots: Sequence[Hash32], *,
+                    nonce: int | None = None, gas_price: int | None = None) -> SignedTx:
+        """The signed anchor transaction, not sent: the worker stores it before sending, so
+        that after a crash it sends the same bytes again. Raises LedgerError where the node's
+        gas estimate shows it would revert (municipality suspended, account retired...)."""
+        return self._sign(signer, self.document_registry.functions.anchor(doc_type, list(roots)),
+                          nonce=nonce, gas_price=gas_price)
+
+    def broadcast(self, raw: bytes) -> bytes:
+        """Sends a signed transaction; one the node already has or has mined is not an error."""
+        try:
+            return self.chain.send_raw_transaction(raw)
+        except LedgerUnavailableError:
+            raise
+        except GovchainError as err:
+            text = str(err).lower()
+            if any(s in text for s in ("already known", "already imported", "nonce too low",
+                                       "known transaction")):
+                return bytes(keccak(raw))
+            raise
+
+    def receipt(self, tx_hash: bytes | str) -> dict[str, Any] | None:
+        """The receipt of a mined transaction, None while it is not (or no longer) in a block."""
+        h = HexBytes(tx_hash)
+        try:
+            self.chain.sync()
+            return dict(self.chain.w3.eth.get_transaction_receipt(h))
+        except TransactionNotFound:
+            return None
+        except (Web3Exception, OSError, ValueError) as err:
+            raise _unavailable(err) from err
+
+    def anchor_of(self, root: bytes) -> AnchorInfo | None:
+        """Who anchored `root`, when and in which block and transaction; None if it is not."""
+        a = self._read(lambda: self.document_registry.functions.anchorOf(root).call())
+        account = str(a[0])
+        if int(account, 16) == 0:
+            return None
+        block = int(a[2])
+        tx_hash = ""
+        logs = self._read(lambda: self.document_registry.events.RootAnchored.get_logs(
+            from_block=block, to_block=block, argument_filters={"root": root}))
+        for log in logs:
+            tx_hash = "0x" + bytes(log["transactionHash"]).hex()
+        return AnchorInfo(account=account, timestamp=int(a[1]), block=block, tx_hash=tx_hash,
+                          doc_type=bytes(a[3]))
+
+    def block_time(self, block: int) -> int:
+        """The Unix timestamp of a block."""
+        return self._read(lambda: int(self.chain.w3.eth.get_block(block)["timestamp"]))  # type: ignore[no-any-return]
+
+    def head(self) -> int:
+        """The node's latest block number."""
+        return self._read(lambda: int(self.chain.w3.eth.block_number))  # type: ignore[no-any-return]
 
     def revoke(self, signer: LocalAccount, root: bytes, target_hash: bytes,
                proof: Sequence[bytes], reason: int) -> TxResult:

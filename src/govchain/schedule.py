@@ -223,7 +223,7 @@ def describe(windows: Sequence[Window]) -> str:
     if not groups:
         return "keine Zeitfenster"
     return "; ".join(
-        f"{_days_text(days)} " + ", ".join(f"{_hhmm(a)}{RANGE}{_hhmm(b)}" for a, b in spans)
+        f"{days_text(days)} " + ", ".join(f"{_hhmm(a)}{RANGE}{_hhmm(b)}" for a, b in spans)
         for spans, days in groups.items())
 
 
@@ -237,9 +237,11 @@ def _merged(spans: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     return tuple(result)
 
 
-def _days_text(days: list[int]) -> str:
+def days_text(days: Sequence[int], labels: Sequence[str] = DAY_LABELS,
+              daily: str = "täglich") -> str:
+    """Weekdays (0 = Monday) as people write them: "Mo–Mi, Fr", "täglich"."""
     if len(days) == 7:
-        return "täglich"
+        return daily
     runs: list[list[int]] = []
     for d in days:
         if runs and d == runs[-1][-1] + 1:
@@ -249,7 +251,7 @@ def _days_text(days: list[int]) -> str:
     parts: list[str] = []
     for run in runs:
         if len(run) >= 3:
-            parts.append(f"{DAY_LABELS[run[0]]}{RANGE}{DAY_LABELS[run[-1]]}")
+            parts.append(f"{labels[run[0]]}{RANGE}{labels[run[-1]]}")
         else:
-            parts += [DAY_LABELS[d] for d in run]
+            parts += [labels[d] for d in run]
     return ", ".join(parts)

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from eth_account.signers.local import LocalAccount
 
@@ -23,6 +23,7 @@ from govchain.db.repositories import DocumentRecord, Page
 from govchain.documents import (
     AnchorRef,
     IssuerRef,
+    SaltedDocument,
     disclose,
     finish_document,
     make_batch,
@@ -32,6 +33,7 @@ from govchain.documents import (
     salt_document,
 )
 from govchain.errors import (
+    GovchainError,
     InputError,
     KeyStoreError,
     LedgerUnavailableError,
@@ -41,7 +43,15 @@ from govchain.errors import (
     ValidationError,
 )
 from govchain.hashing import canonical_json
-from govchain.ledger import AccountState, Deployment, Ledger, TxResult, doc_type_of
+from govchain.ledger import (
+    AccountState,
+    Deployment,
+    IssuerAccount,
+    Ledger,
+    Municipality,
+    TxResult,
+    doc_type_of,
+)
 from govchain.security import (
     link_lookup,
     new_landlord_code,
@@ -50,7 +60,11 @@ from govchain.security import (
     open_link,
     seal_link,
 )
-from govchain.timefmt import de, from_unix, now, parse_time
+from govchain.timefmt import de, now, parse_time
+from govchain.usecases import UseCase
+
+if TYPE_CHECKING:
+    from govchain.index import IndexedLedger
 from govchain.verification import (
     REASONS,
     Status,
@@ -135,6 +149,9 @@ def retire_account(ctx: Context, account: str) -> TxResult:
 
 
 def mark_compromised(ctx: Context, account: str, since: datetime) -> TxResult:
+    if not 0 <= since.timestamp() < 2 ** 48:
+        raise InputError(f"Der Zeitpunkt {since.isoformat()} liegt außerhalb des zulässigen "
+                         "Bereichs (ab 1970)")
     return ctx.ledger.mark_compromised(registrar_account(ctx), account, int(since.timestamp()))
 
 
@@ -156,7 +173,7 @@ def advance_chain_time(ctx: Context, at_least: datetime) -> None:
 
 # -- issuers ----------------------------------------------------------------------------------
 
-def issuer_signer(ctx: Context, ags: str, account: str | None = None) -> LocalAccount:
+def issuer_address(ctx: Context, ags: str, account: str | None = None) -> str:
     """The account that signs for the municipality.
 
     An explicitly named account is used as it is, if this home holds its key: the contracts decide
@@ -164,17 +181,60 @@ def issuer_signer(ctx: Context, ags: str, account: str | None = None) -> LocalAc
     uncompromised account of the municipality whose key this home holds.
     """
     if account:
-        return ctx.keys.unlock(account)
-    municipality = ctx.ledger.municipality(ags)
+        if not ctx.keys.has(account):
+            raise KeyStoreError(f"Der Schlüssel des Kontos {account} ist nicht in diesem "
+                                "Schlüsselspeicher")
+        return account
+    registry = _registry_view(ctx)
+    municipality = registry.municipality(ags)
     if not municipality.admitted:
         raise InputError(f"Die Kommune mit AGS {ags} ist nicht zugelassen")
     for address in reversed(municipality.accounts):
-        info = ctx.ledger.issuer_account(address)
+        info = registry.issuer_account(address)
         if info.state is AccountState.ACTIVE and not info.compromised_since \
                 and ctx.keys.has(address):
-            return ctx.keys.unlock(address)
+            return str(address)
     raise KeyStoreError(f"Kein aktives Ausstellerkonto der Kommune {ags} in diesem "
                         "Schlüsselspeicher")
+
+
+class _RegistryView(Protocol):
+    def municipality(self, ags: str) -> Municipality: ...
+
+    def issuer_account(self, address: str) -> IssuerAccount: ...
+
+
+class _LastKnown:
+    """The status index's registry view, also while the node is away."""
+
+    def __init__(self, indexed: IndexedLedger) -> None:
+        self._indexed = indexed
+
+    def municipality(self, ags: str) -> Municipality:
+        try:
+            return self._indexed.municipality(ags)
+        except GovchainError:
+            return self._indexed.last_known_municipality(ags)
+
+    def issuer_account(self, address: str) -> IssuerAccount:
+        try:
+            return self._indexed.issuer_account(address)
+        except GovchainError:
+            return self._indexed.last_known_issuer_account(address)
+
+
+def _registry_view(ctx: Context) -> _RegistryView:
+    """Who may issue, for accepting documents: the service keeps accepting (as pending) while
+    the ledger node is away, from what its status index last saw; the anchor transaction is
+    checked by the contract again."""
+    if ctx.indexed is not None:
+        return _LastKnown(ctx.indexed)
+    return ctx.ledger
+
+
+def issuer_signer(ctx: Context, ags: str, account: str | None = None) -> LocalAccount:
+    """The unlocked key of issuer_address(ctx, ags, account)."""
+    return ctx.keys.unlock(issuer_address(ctx, ags, account))
 
 
 @dataclass(frozen=True)
@@ -185,30 +245,23 @@ class IssueRequest:
     landlord_code: str | None = None  # the Zuordnungsmerkmal of a landlord confirmation
 
 
-def issue_documents(ctx: Context, ags: str, usecase_id: str, requests: Sequence[IssueRequest],
-                    account: str | None = None, *, uow: UnitOfWork | None = None,
-                    created_by: int | None = None) -> list[dict[str, Any]]:
-    """Validates every request, then anchors all of them under one Merkle root.
-
-    Nothing is anchored unless every subject is valid; the error names each request and field.
-    With `uow`, the municipality's records are kept: each document is stored as pending before
-    the anchor is sent and as anchored after (the caller commits).
-    """
-    usecase = ctx.usecases.get(usecase_id)
+def _validate_all(usecase: UseCase, requests: Sequence[IssueRequest]) -> None:
     if not requests:
         raise InputError("Keine Dokumente zum Ausstellen")
     errors: list[tuple[str, str]] = []
     for i, req in enumerate(requests):
-        try:
-            usecase.validate(req.subject)
-        except ValidationError as err:
-            prefix = f"[{i}]" if len(requests) > 1 else ""
-            errors += [(prefix + path, msg) for path, msg in err.errors]
+        prefix = f"[{i}]" if len(requests) > 1 else ""
+        errors += [(prefix + path, msg) for path, msg in usecase.field_errors(req.subject)]
     if errors:
         raise ValidationError(f"Ungültige Angaben für „{usecase.title['de']}“", errors)
-    signer = issuer_signer(ctx, ags, account)
-    municipality = ctx.ledger.municipality(ags)
-    issuer = IssuerRef(name=municipality.name, ags=ags, account=signer.address,
+
+
+def salt_documents(ctx: Context, ags: str, usecase: UseCase, requests: Sequence[IssueRequest],
+                   account: str | None = None) -> list[SaltedDocument]:
+    """The documents for already validated requests, salted, naming the issuing account."""
+    signer_address = issuer_address(ctx, ags, account)
+    municipality = _registry_view(ctx).municipality(ags)
+    issuer = IssuerRef(name=municipality.name, ags=ags, account=signer_address,
                        chain_id=ctx.deployment.chain_id,
                        registry=ctx.deployment.document_registry)
     issued_at = now()
@@ -221,24 +274,97 @@ def issue_documents(ctx: Context, ags: str, usecase_id: str, requests: Sequence[
         salted.append(salt_document(new_document(
             credential_type=usecase.credential_type, usecase_id=usecase.id,
             subject=req.subject, issuer=issuer, valid_from=valid_from, valid_until=valid_until)))
+    return salted
+
+
+def accept_documents(ctx: Context, uow: UnitOfWork, ags: str, usecase_id: str,
+                     requests: Sequence[IssueRequest], account: str | None = None, *,
+                     created_by: int | None = None) -> list[SaltedDocument]:
+    """Validates every request and stores the documents as pending (the caller commits); the
+    anchoring worker (govchain.anchoring) anchors them in its next batch.
+
+    Nothing is stored unless every subject is valid; the error names each request and field.
+    """
+    usecase = ctx.usecases.get(usecase_id)
+    _validate_all(usecase, requests)
+    salted = salt_documents(ctx, ags, usecase, requests, account)
+    uow.documents.add_pending_many([(s, r.landlord_code) for s, r in zip(salted, requests,
+                                                                          strict=True)],
+                                   created_by=created_by)
+    uow.status_events.add_many([s.document["id"] for s in salted], "issued", actor=created_by)
+    return salted
+
+
+def issue_documents(ctx: Context, ags: str, usecase_id: str, requests: Sequence[IssueRequest],
+                    account: str | None = None) -> list[dict[str, Any]]:
+    """Validates every request, then anchors all of them under one Merkle root at once, keeping
+    no records: the path of `govchain demo` and of programs that hold their own documents.
+
+    Nothing is anchored unless every subject is valid; the error names each request and field.
+    """
+    usecase = ctx.usecases.get(usecase_id)
+    _validate_all(usecase, requests)
+    salted = salt_documents(ctx, ags, usecase, requests, account)
+    signer = issuer_signer(ctx, ags, salted[0].document["issuer"]["account"])
     batch = make_batch(salted)
-    if uow is not None:
-        for item, req in zip(salted, requests, strict=True):
-            uow.documents.add_pending(item, created_by=created_by,
-                                      landlord_code=req.landlord_code)
-            uow.status_events.add(item.document["id"], "issued", actor=created_by)
     tx = ctx.ledger.anchor(signer, usecase.doc_type, [batch.root])
     anchor = AnchorRef(ctx.deployment.chain_id, ctx.deployment.document_registry,
                        tx.transaction_hash, tx.block, tx.timestamp)
-    docs = [finish_document(batch, i, anchor) for i in range(len(salted))]
-    if uow is not None:
-        for doc in docs:
-            uow.documents.mark_anchored(doc["id"], document=doc, merkle_root=batch.root,
-                                        tx_hash=tx.transaction_hash, block=tx.block,
-                                        at=from_unix(tx.timestamp))
-            uow.status_events.add(doc["id"], "anchored", actor=created_by,
-                                  tx_hash=tx.transaction_hash)
-    return docs
+    return [finish_document(batch, i, anchor) for i in range(len(salted))]
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What a bulk issuance accepted (index in the request → document id) and refused (index →
+    field errors); the accepted ones wait for the anchoring worker."""
+
+    accepted: list[tuple[int, str]]
+    rejected: list[tuple[int, list[tuple[str, str]]]]
+
+
+MAX_BULK = 10_000
+
+
+def issue_bulk_for(ctx: Context, uow: UnitOfWork, actor: Actor, usecase_id: str,
+                   requests: Sequence[IssueRequest]) -> BulkResult:
+    """A clerk issues many documents of one use case for their municipality: each valid request
+    is stored as pending, each invalid one is reported with its field errors."""
+    _require(actor, "clerk")
+    assert actor.ags is not None
+    usecase = ctx.usecases.get(usecase_id)
+    if actor.role not in usecase.submitters:
+        raise PermissionDeniedError(f"„{usecase.title['de']}“ kann nicht von der Rolle "
+                                    f"„{actor.role}“ eingereicht werden")
+    return accept_valid(ctx, uow, actor.ags, usecase_id, requests, created_by=actor.user_id)
+
+
+def accept_valid(ctx: Context, uow: UnitOfWork, ags: str, usecase_id: str,
+                 requests: Sequence[IssueRequest], *, created_by: int | None = None) -> BulkResult:
+    """Stores each valid request as pending and reports each invalid one with its field errors
+    (the caller commits): bulk issuance through the API and `govchain issue-bulk`."""
+    usecase = ctx.usecases.get(usecase_id)
+    if not requests:
+        raise InputError("Keine Dokumente zum Ausstellen")
+    if len(requests) > MAX_BULK:
+        raise InputError(f"Höchstens {MAX_BULK} Dokumente je Auftrag (hier {len(requests)})")
+    good: list[tuple[int, IssueRequest]] = []
+    rejected: list[tuple[int, list[tuple[str, str]]]] = []
+    for i, req in enumerate(requests):
+        errors = usecase.field_errors(req.subject)
+        if req.valid_from and req.valid_until and req.valid_until <= req.valid_from:
+            errors.append(("/validUntil", "Gültig bis: muss nach „gültig ab“ liegen"))
+        if errors:
+            rejected.append((i, errors))
+        else:
+            good.append((i, req))
+    accepted: list[tuple[int, str]] = []
+    if good:
+        salted = salt_documents(ctx, ags, usecase, [r for _, r in good])
+        uow.documents.add_pending_many([(s, None) for s in salted], created_by=created_by)
+        ids = [s.document["id"] for s in salted]
+        uow.status_events.add_many(ids, "issued", actor=created_by)
+        accepted = [(i, d) for (i, _), d in zip(good, ids, strict=True)]
+    return BulkResult(accepted, rejected)
 
 
 Action = Literal["revoke", "suspend", "reinstate"]
@@ -284,10 +410,10 @@ def verify(ctx: Context, document: Mapping[str, Any], at: datetime | str | None 
            ) -> VerificationResult:
     when = parse_time(at) if isinstance(at, str) else at
     try:
-        ledger = ctx.ledger
+        reader = ctx.reader
     except LedgerUnavailableError as err:
         return unverifiable(document, str(err), when)
-    return verify_document(document, ledger=ledger, usecases=ctx.usecases, at=when)
+    return verify_document(document, ledger=reader, usecases=ctx.usecases, at=when)
 
 
 # -- verification links ----------------------------------------------------------------------
@@ -415,8 +541,8 @@ def issue_for(ctx: Context, uow: UnitOfWork, actor: Actor, usecase_id: str,
             subject = _with_value(subject, usecase.code_pointer, code)
     req = IssueRequest(subject=subject, valid_from=valid_from, valid_until=valid_until,
                        landlord_code=code)
-    (doc,) = issue_documents(ctx, ags, usecase_id, [req], uow=uow, created_by=actor.user_id)
-    record = uow.documents.get(doc["id"])
+    (salted,) = accept_documents(ctx, uow, ags, usecase_id, [req], created_by=actor.user_id)
+    record = uow.documents.get(salted.document["id"])
     assert record is not None
     return Issued(record, code)
 

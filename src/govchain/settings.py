@@ -16,6 +16,7 @@ from pydantic import Field
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from govchain.anchoring import AnchoringSettings
 from govchain.context import ENV_HOME, default_home
 from govchain.db import default_database_url
 from govchain.errors import ConfigurationError
@@ -36,15 +37,32 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     public_base_url: str | None = None  # None: http://host:port
     token_ttl_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    threads: int = Field(default=100, ge=4, le=1000)  # request threads (anyio's default: 40)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     public_rate_per_minute: int = Field(default=120, ge=1)  # per client address, public endpoints
     api_key_rate_per_minute: int = Field(default=6000, ge=1)  # per institutional API key
     login_max_failures: int = Field(default=5, ge=1)  # per username and per client address
     login_window_seconds: int = Field(default=300, ge=1)
+    # Verification from the status index built from contract events (False: every check calls
+    # the contract; the benchmark compares both)
+    status_index: bool = True
+    # Group-commit anchoring (govchain.anchoring)
+    anchor_window_ms: int = Field(default=250, ge=0, le=60_000)
+    anchor_max_batch: int = Field(default=5000, ge=1, le=100_000)
+    anchor_confirmations: int = Field(default=0, ge=0, le=1000)
+    anchor_replace_after_seconds: float = Field(default=30.0, gt=0)
+    anchor_wait_seconds: float = Field(default=10.0, ge=0, le=120)  # ?wait=true, landlords
 
     @property
     def effective_database_url(self) -> str:
         return self.database_url or default_database_url(self.home)
+
+    @property
+    def anchoring(self) -> AnchoringSettings:
+        return AnchoringSettings(window=self.anchor_window_ms / 1000,
+                                 max_batch=self.anchor_max_batch,
+                                 confirmations=self.anchor_confirmations,
+                                 replace_after=self.anchor_replace_after_seconds)
 
     @property
     def base_url(self) -> str:

@@ -310,13 +310,21 @@ def _shown(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _title(root: Mapping[str, Any], path: str) -> str:
-    """The schema's title for the field at `path`, so a clerk reads the form's label."""
+def schema_title(root: Mapping[str, Any], path: str) -> str | None:
+    """The schema's title for the field at `path` (following $ref), if it has one."""
     node = _schema_at(root, path)
     if node is not None:
         title = node.get("title") or _deref(root, node).get("title")
         if isinstance(title, str):
             return title
+    return None
+
+
+def _title(root: Mapping[str, Any], path: str) -> str:
+    """The schema's title for the field at `path`, so a clerk reads the form's label."""
+    title = schema_title(root, path)
+    if title is not None:
+        return title
     tokens = parse_pointer(path)
     return tokens[-1] if tokens else str(root.get("title", "Dokument"))
 

@@ -93,7 +93,8 @@ def reason_text(code: int) -> str:
 class LedgerReader(Protocol):
     """What verification needs from the ledger (direct contract call or, later, an index)."""
 
-    deployment: Deployment
+    @property
+    def deployment(self) -> Deployment: ...
 
     def verification(self, root: bytes, target_hash: bytes) -> OnChainVerification: ...
 

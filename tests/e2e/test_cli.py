@@ -149,3 +149,57 @@ def test_bad_input_gives_a_clear_message_and_writes_nothing(
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "new.json").exists()
+
+
+def test_issue_bulk_from_json_lines_and_csv_reports_each_bad_line(
+        demo_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+    home, _, _ = demo_run
+    examples = sorted((Path(__file__).parents[2] / "usecases" / "gefaehrlicher-hund" / "examples")
+                      .glob("*.json"))
+    subjects = [json.loads(p.read_text())["subject"] for p in examples]
+    broken = json.loads(json.dumps(subjects[0]))
+    broken["hund"]["chipnummer"] = 42
+    lines = [json.dumps(subjects[0]), json.dumps({"subject": subjects[1],
+                                                   "validFrom": "2026-01-01T00:00:00+01:00"}),
+             json.dumps(broken), "{kein json", "", json.dumps(subjects[0])]
+    jsonl = tmp_path / "hunde.jsonl"
+    jsonl.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "ausgestellt.jsonl"
+    proc = govchain(home, "issue-bulk", str(jsonl), "--ags", "05334002", "--usecase",
+                    "gefaehrlicher-hund", "--out", str(out), check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "Zeile 3: /hund/chipnummer" in proc.stderr and "Zeile 4: kein JSON" in proc.stderr
+    assert "3 ausgestellt und verankert" in proc.stdout and "2 fehlerhaft" in proc.stdout
+    issued = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(issued) == 3 and len({d["proof"]["merkleRoot"] for d in issued}) == 1
+    assert issued[1]["validFrom"].startswith("2026-01-01")
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps(issued[0]))
+    assert govchain(home, "verify", str(first)).stdout.startswith("VALID")
+
+    # CSV: one column per field, named by its JSON Pointer; values typed by the schema.
+    flat = [(p, v) for p, v in _leaves(subjects[0])]
+    header = ",".join(p for p, _ in flat)
+    good = ",".join(_csv(v) for _, v in flat)
+    bad = ",".join("" if p == "/hund/chipnummer" else _csv(v) for p, v in flat)
+    table = tmp_path / "hunde.csv"
+    table.write_text(f"{header}\n{good}\n{bad}\n")
+    proc = govchain(home, "issue-bulk", str(table), "--ags", "05334002", "--usecase",
+                    "gefaehrlicher-hund", "--out", str(out), check=False)
+    assert proc.returncode == 1 and "Zeile 3: /hund/chipnummer" in proc.stderr, proc.stderr
+    (doc,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert doc["credentialSubject"] == subjects[0]
+
+
+def _leaves(value: Any, pointer: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [x for k, v in value.items() for x in _leaves(v, f"{pointer}/{k}")]
+    if isinstance(value, list):
+        return [x for i, v in enumerate(value) for x in _leaves(v, f"{pointer}/{i}")]
+    return [(pointer, value)]
+
+
+def _csv(value: Any) -> str:
+    text = {True: "true", False: "false"}.get(value, str(value)) if isinstance(value, bool) \
+        else str(value)
+    return '"' + text.replace('"', '""') + '"'

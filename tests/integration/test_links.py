@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from govchain import services
+from govchain.anchoring import anchor_now
 from govchain.context import Context
 from govchain.db import UnitOfWork, make_engine, upgrade
 from govchain.documents import iter_leaves
@@ -39,12 +40,15 @@ def issue_dog(ctx: Context, engine: sa.Engine) -> dict:  # type: ignore[type-arg
     example = ctx.usecases.get("gefaehrlicher-hund").examples[0]
     start = datetime.now(UTC) - timedelta(days=1)
     with UnitOfWork(engine) as uow:
-        (doc,) = services.issue_documents(
-            ctx, AACHEN, "gefaehrlicher-hund",
-            [services.IssueRequest(example["subject"], start, start + timedelta(days=365))],
-            uow=uow)
+        (salted,) = services.accept_documents(
+            ctx, uow, AACHEN, "gefaehrlicher-hund",
+            [services.IssueRequest(example["subject"], start, start + timedelta(days=365))])
         uow.commit()
-    return doc
+    assert anchor_now(ctx, engine, salted.document["issuer"]["account"]) == 1
+    with UnitOfWork(engine) as uow:
+        record = uow.documents.get(salted.document["id"])
+        assert record is not None and record.document is not None
+        return record.document
 
 
 def test_issued_document_is_kept_as_anchored_record(ctx: Context, engine: sa.Engine) -> None:

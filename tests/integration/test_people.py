@@ -9,8 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from govchain import services
+from govchain.anchoring import anchor_now
 from govchain.context import Context
-from govchain.db import UnitOfWork, make_engine, upgrade
+from govchain.db import DocumentRecord, UnitOfWork, make_engine, upgrade
 from govchain.errors import PermissionDeniedError, RecordNotFoundError
 from govchain.verification import Status
 
@@ -53,6 +54,12 @@ def subject(ctx: Context, usecase: str) -> dict:  # type: ignore[type-arg]
     return dict(ctx.usecases.get(usecase).examples[0]["subject"])
 
 
+def anchored(ctx: Context, engine: sa.Engine, record: DocumentRecord) -> int:
+    """Anchors what the record's account has waiting, as the service's worker would."""
+    assert record.account is not None
+    return anchor_now(ctx, engine, record.account)
+
+
 def test_landlord_confirmation_reaches_the_clerk_of_that_municipality_only(
         ctx: Context, engine: sa.Engine) -> None:
     landlord = actor(engine, "landlord")
@@ -61,8 +68,11 @@ def test_landlord_confirmation_reaches_the_clerk_of_that_municipality_only(
                                     subject(ctx, "wohnungsgeberbestaetigung"), municipality=AACHEN)
         uow.commit()
     code = issued.landlord_code
-    assert code and issued.record.ags == AACHEN and issued.record.document
-    assert issued.record.document["credentialSubject"]["zuordnungsmerkmal"] == code
+    assert code and issued.record.ags == AACHEN and issued.record.state == "pending"
+    assert anchored(ctx, engine, issued.record) == 1
+    with UnitOfWork(engine) as uow:
+        document = services.get_document_for(uow, landlord, issued.record.id).document
+    assert document and document["credentialSubject"]["zuordnungsmerkmal"] == code
     with UnitOfWork(engine) as uow:
         record, result = services.lookup_code(ctx, uow, actor(engine, "clerk-ac"),
                                               code.lower().replace("-", " "))
@@ -95,6 +105,7 @@ def test_clerk_changes_status_only_in_own_municipality(ctx: Context, engine: sa.
         issued = services.issue_for(ctx, uow, clerk, "gefaehrlicher-hund",
                                     subject(ctx, "gefaehrlicher-hund"))
         uow.commit()
+    assert anchored(ctx, engine, issued.record) == 1
     doc_id = issued.record.id
     with UnitOfWork(engine) as uow:
         for other in ("clerk-k", "landlord", "land"):

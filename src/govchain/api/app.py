@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
-from govchain import services
+from govchain import services, web
 from govchain.anchoring import Anchoring
 from govchain.api.errors import install_error_handlers
 from govchain.api.ratelimit import LoginThrottle, RateLimiter
@@ -17,7 +19,6 @@ from govchain.api.routes import (
     health,
     links,
     lookup,
-    pages,
     registry,
     usecases,
     verify,
@@ -43,6 +44,8 @@ def open_context(settings: Settings) -> Context:
         services.init_home(ctx)
         # Opened here, once: requests run in worker threads and must not race to create them.
         _ = ctx.ledger, ctx.usecases
+        if settings.status_index:
+            ctx.use_index()
     except BaseException:
         ctx.close()
         raise
@@ -63,8 +66,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.context = ctx
                 app.state.engine = engine
                 app.state.token_key = load_or_create_key(settings.home)
-                app.state.anchoring = Anchoring()
-                yield
+                # Requests that wait for their anchor hold a worker thread meanwhile.
+                to_thread.current_default_thread_limiter().total_tokens = settings.threads
+                # The workers get their own small pool: a flood of requests cannot starve them.
+                anchoring_engine = make_engine(settings.effective_database_url)
+                anchoring = Anchoring(ctx, anchoring_engine, settings.anchoring)
+                app.state.anchoring = anchoring
+                anchoring.start()
+                try:
+                    yield
+                finally:
+                    anchoring.stop()
+                    anchoring_engine.dispose()
             finally:
                 ctx.close()
         finally:
@@ -82,5 +95,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, usecases, verify, auth, registry, documents, links, lookup):
         app.include_router(module.router, prefix=API_PREFIX)
-    app.include_router(pages.router)  # the human pages live outside the API
+    app.include_router(web.router)  # the human pages live outside the API
+    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     return app

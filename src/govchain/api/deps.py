@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 
+from govchain.anchoring import Anchoring
 from govchain.api.ratelimit import LoginThrottle, RateLimiter, retry_after_header
 from govchain.api.tokens import InvalidTokenError, read_token
 from govchain.context import Context
@@ -42,7 +43,13 @@ def get_token_key(request: Request) -> bytes:
     return key
 
 
+def get_anchoring(request: Request) -> Anchoring:
+    anchoring: Anchoring = request.app.state.anchoring
+    return anchoring
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+AnchoringDep = Annotated[Anchoring, Depends(get_anchoring)]
 ContextDep = Annotated[Context, Depends(get_context)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 TokenKeyDep = Annotated[bytes, Depends(get_token_key)]
@@ -77,6 +84,8 @@ def get_current_user(token: Annotated[str | None, Depends(_bearer)], key: TokenK
     except InvalidTokenError:
         raise _unauthorized() from None
     user = uow.users.by_id(claims.user_id)
+    # Ends the read so the connection goes back to the pool while the route calls the ledger.
+    uow.rollback()
     if user is None or not user.active or user.role != claims.role:
         raise _unauthorized()
     return user

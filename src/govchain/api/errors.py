@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -74,3 +76,77 @@ async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GovchainError, _govchain_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    app.openapi = _with_documented_errors(app, app.openapi)  # type: ignore[method-assign]
+
+
+# -- the error answers in the OpenAPI schema ---------------------------------------------------
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {"detail": {
+        "description": "Was nicht stimmt, auf Deutsch (bei 422 je Feld eine Angabe)",
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}],
+    }},
+}
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+_WRITES = {"post", "put", "patch", "delete"}
+
+
+def _error_responses(method: str, operation: dict[str, Any]) -> dict[str, str]:
+    """The error answers an operation can give, derived from what it takes and who may call it.
+
+    Any route that reads input can meet an InputError (400); a path parameter or a body can name
+    something that does not exist (404, e.g. an unknown use case); every route but the liveness
+    probe needs the database or the ledger (503); a bearer token can be missing or stale (401) or
+    of another role (403); an X-API-Key can be unknown (401); a write can be refused by the
+    contracts (409).
+    """
+    schemes = {name for requirement in operation.get("security", []) for name in requirement}
+    params = operation.get("parameters", [])
+    takes_input = bool(params) or "requestBody" in operation
+    out: dict[str, str] = {"503": "Datenbank oder Ledger nicht erreichbar"}
+    if takes_input:
+        out["400"] = "Ungültige Eingabe"
+    if any(p.get("in") == "path" for p in params) or "requestBody" in operation:
+        out["404"] = "Nicht gefunden (oder für Sie nicht sichtbar), z. B. eine unbekannte Dokumentart"
+    if "OAuth2PasswordBearer" in schemes:
+        out["401"] = "Nicht angemeldet oder Anmeldung abgelaufen"
+        out["403"] = "Für Ihre Rolle oder Kommune nicht erlaubt"
+        if method in _WRITES:
+            out["409"] = "Vom Ledger abgelehnt (z. B. schon widerrufen)"
+    if "APIKeyHeader" in schemes:
+        out["401"] = "Unbekannter oder gesperrter API-Schlüssel"
+    return out
+
+
+def _with_documented_errors(app: FastAPI, generate: Callable[[], dict[str, Any]]
+                            ) -> Callable[[], dict[str, Any]]:
+    """FastAPI's schema plus the error answers of each operation and the shape of their body.
+
+    Our 422 names fields by JSON Pointer (`loc` is a string) besides FastAPI's own location
+    lists, and has no `type`; the documented schema says so.
+    """
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Error"] = ERROR_SCHEMA
+        item = components.get("ValidationError")
+        if item is not None:
+            item["required"] = ["loc", "msg"]
+            item["properties"]["loc"] = {"anyOf": [
+                {"type": "string"}, item["properties"]["loc"]], "title": "Location"}
+        for path_item in schema.get("paths", {}).values():
+            for method, operation in path_item.items():
+                if operation.get("operationId", "").startswith("healthz"):
+                    continue
+                responses = operation.setdefault("responses", {})
+                for code, description in _error_responses(method, operation).items():
+                    responses.setdefault(code, {"description": description,
+                                                "content": _ERROR_CONTENT})
+        return schema
+
+    return openapi

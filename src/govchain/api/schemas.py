@@ -27,6 +27,38 @@ class IssueIn(CamelModel):
     municipality: str | None = Field(default=None, description="AGS der Meldebehörde (Wohnungsgeber)")
 
 
+class BulkItemIn(CamelModel):
+    subject: dict[str, Any]
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+
+
+class BulkIssueIn(CamelModel):
+    usecase: str = Field(min_length=1, max_length=100)
+    items: list[BulkItemIn] = Field(min_length=1, max_length=10_000)
+
+
+class FieldErrorOut(CamelModel):
+    loc: str
+    msg: str
+
+
+class BulkAccepted(CamelModel):
+    index: int
+    id: str
+
+
+class BulkRejected(CamelModel):
+    index: int
+    errors: list[FieldErrorOut]
+
+
+class BulkIssuedOut(CamelModel):
+    accepted: list[BulkAccepted]
+    rejected: list[BulkRejected]
+    status: DocumentState = Field(description="pending, or anchored where wait=true was met")
+
+
 class ReasonIn(CamelModel):
     reason: str | int | None = Field(default=None, description="Grundcode oder Grund (deutsch)")
 

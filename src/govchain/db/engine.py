@@ -82,7 +82,10 @@ def make_engine(url: str) -> Engine:
         engine = sa.create_engine(parsed, json_serializer=_dumps)
         event.listen(engine, "connect", _sqlite_on_connect)
         return engine
-    return sa.create_engine(parsed, json_serializer=_dumps, pool_pre_ping=True)
+    # Up to 50 connections per process: requests run in up to `threads` worker threads, the
+    # anchoring workers and the dispatcher take their own (PostgreSQL allows 100 by default).
+    return sa.create_engine(parsed, json_serializer=_dumps, pool_pre_ping=True, pool_size=10,
+                            max_overflow=40, pool_timeout=30)
 
 
 def _alembic_config() -> Config:

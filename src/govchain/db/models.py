@@ -144,6 +144,8 @@ class Document(Base):
         sa.Index("ix_documents_listing", "ags", "usecase", "state", "created_at"),
         sa.Index("ix_documents_merkle_root", "merkle_root"),
         sa.Index("ix_documents_target_hash", "target_hash"),
+        sa.Index("ix_documents_queue", "state", "account", "batch_id", "created_at"),
+        sa.Index("ix_documents_batch", "batch_id"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(DOCUMENT_ID), primary_key=True)
@@ -166,6 +168,43 @@ class Document(Base):
     landlord_code: Mapped[str | None] = mapped_column(sa.String(14), unique=True)
     valid_from: Mapped[datetime]
     valid_until: Mapped[datetime | None]
+    # The issuer account named in the document: the anchoring worker's queue key.
+    account: Mapped[str | None] = mapped_column(sa.String(42))
+    batch_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("batches.id"))
+
+
+BatchState = Literal["sending", "anchored", "failed"]
+BATCH_STATES: tuple[BatchState, ...] = ("sending", "anchored", "failed")
+
+
+class Batch(Base):
+    """Documents of one account and use case under one Merkle root: one anchor transaction.
+
+    Written with its signed transaction before that is sent, so that after a crash the same bytes
+    are sent again (same nonce, same hash) instead of a second anchor.
+    """
+
+    __tablename__ = "batches"
+    __table_args__ = (
+        sa.CheckConstraint(in_list("state", BATCH_STATES), name="state"),
+        sa.Index("ix_batches_account_state", "account", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account: Mapped[str] = mapped_column(sa.String(42))
+    usecase: Mapped[str] = mapped_column(sa.String(64))
+    state: Mapped[str] = mapped_column(sa.String(16))
+    size: Mapped[int]
+    merkle_root: Mapped[str] = mapped_column(sa.String(HEX32), unique=True)
+    nonce: Mapped[int | None] = mapped_column(sa.BigInteger)
+    gas_price: Mapped[int | None] = mapped_column(sa.Numeric(78, 0))
+    tx_hash: Mapped[str | None] = mapped_column(sa.String(HEX32))
+    raw_tx: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    anchor_block: Mapped[int | None] = mapped_column(sa.BigInteger)
+    anchored_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
 
 
 class StatusEvent(Base):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -26,12 +26,15 @@ from sqlalchemy.orm import Session
 
 from govchain.db.models import (
     ACTOR_KINDS,
+    BATCH_STATES,
     LEDGER_STATUSES,
     ROLES,
     STATUS_ACTIONS,
     ActorKind,
     ApiKey,
     AuditEntry,
+    Batch,
+    BatchState,
     Document,
     DocumentState,
     LedgerStatus,
@@ -116,6 +119,8 @@ class DocumentRecord:
     landlord_code: str | None = field(repr=False)
     valid_from: datetime
     valid_until: datetime | None
+    account: str | None = None  # the issuer account named in the document
+    batch_id: int | None = None  # the anchor batch, once the worker took the document
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,12 @@ def _api_key(row: ApiKey) -> ApiKeyRecord:
                         row.revoked_at, row.last_used_at)
 
 
+def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    # IN lists stay below SQLite's and PostgreSQL's parameter limits
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
 def _salted_to_json(salted: SaltedDocument) -> dict[str, Any]:
     return {"document": salted.document, "salts": salted.salts,
             "targetHash": to_hex(salted.target_hash)}
@@ -197,7 +208,7 @@ def _document(row: Document) -> DocumentRecord:
         target_hash=row.target_hash, merkle_root=row.merkle_root, anchor_tx=row.anchor_tx,
         anchor_block=row.anchor_block, anchored_at=row.anchored_at, created_by=row.created_by,
         created_at=row.created_at, landlord_code=row.landlord_code, valid_from=row.valid_from,
-        valid_until=row.valid_until,
+        valid_until=row.valid_until, account=row.account, batch_id=row.batch_id,
     )
 
 
@@ -417,40 +428,68 @@ class ApiKeyRepository(_Repository):
             self._flush()
 
 
+def _pending_row(salted: SaltedDocument, created_by: int | None, landlord_code: str | None,
+                 at: datetime) -> dict[str, Any]:
+    doc = salted.document
+    try:
+        doc_id = str(doc["id"])
+        ags = str(doc["issuer"]["ags"])
+        account = doc["issuer"].get("account")
+        usecase = str(doc["credentialStatus"]["usecase"])
+        subject = dict(doc["credentialSubject"])
+    except (KeyError, TypeError, AttributeError) as err:
+        raise InputError(f"Das Dokument ist unvollständig: {err}") from err
+    if not _AGS.fullmatch(ags):
+        raise InputError(f"Ungültiger Gemeindeschlüssel {ags!r}")
+    valid_until = doc.get("validUntil")
+    return {
+        "id": doc_id, "ags": ags, "usecase": usecase, "state": "pending", "ledger_status": "none",
+        "subject": subject, "search_text": search_text_of(subject), "document": None,
+        "salted": _salted_to_json(salted), "target_hash": to_hex(salted.target_hash),
+        "merkle_root": None, "anchor_tx": None, "anchor_block": None, "anchored_at": None,
+        "created_by": created_by, "created_at": at, "landlord_code": landlord_code,
+        "valid_from": _parse_document_time(doc.get("validFrom"), "validFrom"),
+        "valid_until": (_parse_document_time(valid_until, "validUntil")
+                        if valid_until is not None else None),
+        "account": str(account) if account else None, "batch_id": None,
+    }
+
+
+class QueuedDocument(NamedTuple):
+    """What the anchoring worker needs of a waiting document to build its batch."""
+
+    id: str
+    usecase: str
+    target_hash: str
+    created_at: datetime
+
+
 class DocumentRepository(_Repository):
     def add_pending(self, salted: SaltedDocument, *, created_by: int | None,
                     landlord_code: str | None = None, at: datetime | None = None
                     ) -> DocumentRecord:
         """Stores a salted document that waits for its anchor.
 
-        Id, municipality (issuer.ags), use case (credentialStatus.usecase), subject and validity
-        are taken from the document itself. `landlord_code` must be in canonical form
-        (security.normalize_landlord_code).
+        Id, municipality (issuer.ags), issuer account, use case (credentialStatus.usecase),
+        subject and validity are taken from the document itself. `landlord_code` must be in
+        canonical form (security.normalize_landlord_code).
         """
-        doc = salted.document
-        try:
-            doc_id = str(doc["id"])
-            ags = str(doc["issuer"]["ags"])
-            usecase = str(doc["credentialStatus"]["usecase"])
-            subject = dict(doc["credentialSubject"])
-        except (KeyError, TypeError) as err:
-            raise InputError(f"Das Dokument ist unvollständig: {err}") from err
-        if not _AGS.fullmatch(ags):
-            raise InputError(f"Ungültiger Gemeindeschlüssel {ags!r}")
-        valid_until = doc.get("validUntil")
-        row = Document(
-            id=doc_id, ags=ags, usecase=usecase, state="pending", ledger_status="none",
-            subject=subject, search_text=search_text_of(subject), document=None,
-            salted=_salted_to_json(salted), target_hash=to_hex(salted.target_hash),
-            merkle_root=None, anchor_tx=None, anchor_block=None, anchored_at=None,
-            created_by=created_by, created_at=at or now(), landlord_code=landlord_code,
-            valid_from=_parse_document_time(doc.get("validFrom"), "validFrom"),
-            valid_until=(_parse_document_time(valid_until, "validUntil")
-                         if valid_until is not None else None),
-        )
+        row = Document(**_pending_row(salted, created_by, landlord_code, at or now()))
         self._session.add(row)
         self._flush()
         return _document(row)
+
+    def add_pending_many(self, items: Sequence[tuple[SaltedDocument, str | None]], *,
+                         created_by: int | None, at: datetime | None = None) -> None:
+        """add_pending for many (salted document, landlord code) at once, in one statement."""
+        if not items:
+            return
+        at = at or now()
+        rows = [_pending_row(salted, created_by, code, at) for salted, code in items]
+        try:
+            self._session.execute(sa.insert(Document), rows)
+        except IntegrityError as err:
+            raise _conflict(err) from err
 
     def _row(self, document_id: str) -> Document:
         row = self._session.get(Document, document_id)
@@ -508,6 +547,63 @@ class DocumentRepository(_Repository):
                  .group_by(Document.ags, Document.usecase)
                  .order_by(Document.ags, Document.usecase))
         return [(a, u, n) for a, u, n in self._session.execute(query)]
+
+    # -- the anchoring worker's queue -------------------------------------------------------
+
+    def waiting_accounts(self) -> builtins.list[str]:
+        """Accounts with documents waiting for a batch."""
+        query = (sa.select(Document.account).distinct()
+                 .where(Document.state == "pending", Document.batch_id.is_(None),
+                        Document.account.is_not(None)))
+        return [a for a in self._session.scalars(query) if a]
+
+    def queue_of(self, account: str, limit: int) -> builtins.list[QueuedDocument]:
+        """The oldest documents of `account` waiting for a batch (at most `limit`)."""
+        query = (sa.select(Document.id, Document.usecase, Document.target_hash,
+                           Document.created_at)
+                 .where(Document.state == "pending", Document.account == account,
+                        Document.batch_id.is_(None))
+                 .order_by(Document.created_at, Document.id).limit(limit))
+        return [QueuedDocument(*r) for r in self._session.execute(query)]
+
+    def assign_batch(self, document_ids: Sequence[str], batch_id: int) -> None:
+        for chunk in _chunks(document_ids):
+            self._session.execute(sa.update(Document)
+                                  .where(Document.id.in_(chunk), Document.batch_id.is_(None))
+                                  .values(batch_id=batch_id))
+
+    def salted_of_batch(self, batch_id: int) -> builtins.list[tuple[str, SaltedDocument]]:
+        query = (sa.select(Document.id, Document.salted)
+                 .where(Document.batch_id == batch_id, Document.state == "pending"))
+        return [(i, _salted_from_json(s)) for i, s in self._session.execute(query)]
+
+    def mark_anchored_many(self, anchored: Sequence[tuple[str, Mapping[str, Any]]], *,
+                           merkle_root: bytes | str, tx_hash: bytes | str, block: int,
+                           at: datetime) -> None:
+        """mark_anchored for the (id, issued document) of one batch, in one statement."""
+        root, tx = _hex32(merkle_root, "merkleRoot"), _hex32(tx_hash, "Transaktion")
+        rows = [{"id": doc_id, "state": "anchored", "document": dict(doc), "salted": None,
+                 "merkle_root": root, "anchor_tx": tx, "anchor_block": block, "anchored_at": at}
+                for doc_id, doc in anchored]
+        if rows:
+            self._session.execute(sa.update(Document), rows)
+
+    def mark_batch_failed(self, batch_id: int) -> int:
+        """The batch's documents could not be anchored; their salts stay for a later attempt."""
+        result = self._session.execute(
+            sa.update(Document).where(Document.batch_id == batch_id, Document.state == "pending")
+            .values(state="failed"))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def states_of(self, document_ids: Sequence[str]) -> dict[str, DocumentState]:
+        found: dict[str, DocumentState] = {}
+        for chunk in _chunks(document_ids):
+            query = sa.select(Document.id, Document.state).where(Document.id.in_(chunk))
+            found.update({i: cast(DocumentState, s) for i, s in self._session.execute(query)})
+        return found
+
+    def count(self, *, state: DocumentState | None = None) -> int:
+        return self._count(Document, [Document.state == state] if state else [])
 
     def get(self, document_id: str) -> DocumentRecord | None:
         row = self._session.get(Document, document_id)
@@ -578,11 +674,121 @@ class StatusEventRepository(_Repository):
         self._flush()
         return _status_event(row)
 
+    def add_many(self, document_ids: Sequence[str], action: StatusAction, *,
+                 actor: int | None = None, tx_hash: bytes | str | None = None,
+                 at: datetime | None = None) -> None:
+        """The same event for many documents, in one statement."""
+        _one_of(action, STATUS_ACTIONS, "Aktion")
+        tx = _hex32(tx_hash, "Transaktion") if tx_hash is not None else None
+        at = at or now()
+        rows = [{"document_id": d, "action": action, "reason": None, "actor": actor, "at": at,
+                 "tx_hash": tx} for d in document_ids]
+        if rows:
+            self._session.execute(sa.insert(StatusEvent), rows)
+
     def for_document(self, document_id: str) -> list[StatusEventRecord]:
         """The document's history, oldest first."""
         query = (sa.select(StatusEvent).where(StatusEvent.document_id == document_id)
                  .order_by(StatusEvent.at, StatusEvent.id))
         return [_status_event(r) for r in self._session.scalars(query)]
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    id: int
+    account: str
+    usecase: str
+    state: BatchState
+    size: int
+    merkle_root: str
+    nonce: int | None
+    gas_price: int | None
+    tx_hash: str | None
+    raw_tx: bytes | None = field(repr=False)
+    anchor_block: int | None
+    anchored_at: datetime | None
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+def _batch(row: Batch) -> BatchRecord:
+    return BatchRecord(row.id, row.account, row.usecase, cast(BatchState, row.state), row.size,
+                       row.merkle_root, row.nonce,
+                       int(row.gas_price) if row.gas_price is not None else None, row.tx_hash,
+                       bytes(row.raw_tx) if row.raw_tx is not None else None, row.anchor_block,
+                       row.anchored_at, row.error, row.created_at, row.sent_at)
+
+
+class BatchRepository(_Repository):
+    """Anchor batches: written with the signed transaction before it is sent."""
+
+    def add(self, *, account: str, usecase: str, merkle_root: bytes | str, size: int,
+            nonce: int | None = None, gas_price: int | None = None,
+            tx_hash: bytes | str | None = None, raw_tx: bytes | None = None,
+            state: BatchState = "sending", error: str | None = None,
+            at: datetime | None = None) -> BatchRecord:
+        _one_of(state, BATCH_STATES, "Zustand")
+        row = Batch(account=account, usecase=usecase, state=state, size=size,
+                    merkle_root=_hex32(merkle_root, "merkleRoot"), nonce=nonce,
+                    gas_price=gas_price,
+                    tx_hash=_hex32(tx_hash, "Transaktion") if tx_hash is not None else None,
+                    raw_tx=raw_tx, anchor_block=None, anchored_at=None, error=error,
+                    created_at=at or now(), sent_at=None)
+        self._session.add(row)
+        self._flush()
+        return _batch(row)
+
+    def _get_row(self, batch_id: int) -> Batch:
+        row = self._session.get(Batch, batch_id)
+        if row is None:
+            raise RecordNotFoundError(f"Kein Anker-Stapel {batch_id}")
+        return row
+
+    def get(self, batch_id: int) -> BatchRecord | None:
+        row = self._session.get(Batch, batch_id)
+        return _batch(row) if row else None
+
+    def sending_for(self, account: str) -> builtins.list[BatchRecord]:
+        """The account's batches whose transaction is not known to be mined, oldest first."""
+        query = (sa.select(Batch).where(Batch.account == account, Batch.state == "sending")
+                 .order_by(Batch.id))
+        return [_batch(r) for r in self._session.scalars(query)]
+
+    def accounts_sending(self) -> builtins.list[str]:
+        query = sa.select(Batch.account).distinct().where(Batch.state == "sending")
+        return list(self._session.scalars(query))
+
+    def replace_tx(self, batch_id: int, *, raw_tx: bytes, tx_hash: bytes | str,
+                   gas_price: int) -> None:
+        """A new signed transaction for the same nonce (a replacement at a higher price)."""
+        row = self._get_row(batch_id)
+        row.raw_tx, row.gas_price = raw_tx, gas_price
+        row.tx_hash = _hex32(tx_hash, "Transaktion")
+        self._flush()
+
+    def mark_sent(self, batch_id: int, at: datetime | None = None) -> None:
+        self._get_row(batch_id).sent_at = at or now()
+        self._flush()
+
+    def mark_anchored(self, batch_id: int, *, tx_hash: bytes | str, block: int,
+                      at: datetime) -> None:
+        row = self._get_row(batch_id)
+        row.state, row.anchor_block, row.anchored_at = "anchored", block, at
+        row.tx_hash = _hex32(tx_hash, "Transaktion")
+        row.raw_tx = None
+        self._flush()
+
+    def mark_failed(self, batch_id: int, error: str) -> None:
+        row = self._get_row(batch_id)
+        row.state, row.error, row.raw_tx = "failed", error[:2000], None
+        self._flush()
+
+    def list(self, *, state: BatchState | None = None, limit: int = 100) -> builtins.list[BatchRecord]:
+        query = sa.select(Batch).order_by(Batch.id.desc()).limit(limit)
+        if state is not None:
+            query = query.where(Batch.state == state)
+        return [_batch(r) for r in self._session.scalars(query)]
 
 
 class LinkRepository(_Repository):
@@ -743,6 +949,7 @@ class UnitOfWork:
         self.users = UserRepository(session)
         self.api_keys = ApiKeyRepository(session)
         self.documents = DocumentRepository(session)
+        self.batches = BatchRepository(session)
         self.status_events = StatusEventRepository(session)
         self.links = LinkRepository(session)
         self.audit = AuditRepository(session)

@@ -8,15 +8,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from govchain import services
-from govchain.api.deps import ContextDep, CurrentActor, SettingsDep, UoWDep, audit
+from govchain.api.deps import (
+    AnchoringDep,
+    ContextDep,
+    CurrentActor,
+    EngineDep,
+    SettingsDep,
+    UoWDep,
+    audit,
+)
 from govchain.api.schemas import (
+    BulkAccepted,
+    BulkIssuedOut,
+    BulkIssueIn,
+    BulkRejected,
     DocumentDetail,
     DocumentPage,
     DocumentSummary,
     EventOut,
+    FieldErrorOut,
     IssuedOut,
     IssueIn,
     LinkIn,
@@ -34,32 +47,71 @@ _NOT_FOUND: Responses = {404: {"description": "Kein Dokument mit dieser ID, das 
 _AUTH: Responses = {401: {"description": "Nicht angemeldet"}, 403: {"description": "Nicht berechtigt"}}
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model_exclude_unset=True,
-             responses={**_AUTH, 422: {"description": "Ungültige Angaben, je Feld benannt"}})
-def issue(body: IssueIn, request: Request, ctx: ContextDep, uow: UoWDep, settings: SettingsDep,
-          actor: CurrentActor, wait: bool = False) -> IssuedOut:
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model_exclude_unset=True,
+             responses={**_AUTH, 201: {"description": "Ausgestellt und verankert (mit wait=true)",
+                                       "model": IssuedOut},
+                        422: {"description": "Ungültige Angaben, je Feld benannt"}})
+def issue(body: IssueIn, request: Request, response: Response, ctx: ContextDep, engine: EngineDep,
+          uow: UoWDep, settings: SettingsDep, anchoring: AnchoringDep, actor: CurrentActor,
+          wait: bool = False) -> IssuedOut:
     """Issues a document (clerks) or submits a Wohnungsgeberbestätigung (landlords, with
-    ``municipality``); landlords also get the Zuordnungsmerkmal and a verification link.
-
-    Issuance anchors before it answers, so ``wait`` is accepted and changes nothing.
+    ``municipality``). The document is stored at once and anchored in the next batch (202,
+    status ``pending``); with ``wait=true`` the answer waits for the anchor (201, with the issued
+    document). Landlords always wait and also get the Zuordnungsmerkmal and a verification link.
     """
-    del wait
     issued = services.issue_for(ctx, uow, actor, body.usecase, body.subject,
                                 municipality=body.municipality, valid_from=body.valid_from,
                                 valid_until=body.valid_until)
     record = issued.record
     audit(uow, request, actor.user_id, "document.issue", record.id,
           {"usecase": record.usecase, "ags": record.ags})
-    link = None
-    if actor.role == "landlord":
-        link = services.create_link_for(uow, actor, record.id, base_url=settings.base_url)
-        audit(uow, request, actor.user_id, "link.create", link.id, {"document": record.id})
     uow.commit()
+    anchoring.notify(record.account)
+    landlord = actor.role == "landlord"
+    if wait or landlord:
+        anchoring.wait([record.id], settings.anchor_wait_seconds)
+    link = None
+    with UnitOfWork(engine) as fresh:
+        record = services.get_document_for(fresh, actor, record.id)
+        if landlord and record.state == "anchored":
+            link = services.create_link_for(fresh, actor, record.id, base_url=settings.base_url)
+            audit(fresh, request, actor.user_id, "link.create", link.id, {"document": record.id})
+            fresh.commit()
+    if record.state == "anchored":
+        response.status_code = status.HTTP_201_CREATED
     out = IssuedOut(id=record.id, status=record.state, document=record.document)
-    if link is not None:  # only landlords get these keys at all
+    if landlord:  # only landlords get these keys at all
         out.landlord_code = issued.landlord_code
-        out.link = LinkOut.of(link)
+        if link is not None:
+            out.link = LinkOut.of(link)
     return out
+
+
+@router.post("/bulk", status_code=status.HTTP_202_ACCEPTED,
+             responses={**_AUTH, 422: {"description": "Keine gültige Anfrage"}})
+def issue_bulk(body: BulkIssueIn, request: Request, response: Response, ctx: ContextDep,
+               uow: UoWDep, settings: SettingsDep, anchoring: AnchoringDep, actor: CurrentActor,
+               wait: bool = False) -> BulkIssuedOut:
+    """Issues many documents of one use case at once (clerks, up to 10,000 per request). Each
+    valid item is stored and anchored in the next batches; each invalid item is reported with
+    its index and field errors and nothing else about the request fails. With ``wait=true`` the
+    answer waits (up to the configured time) for the anchors."""
+    result = services.issue_bulk_for(ctx, uow, actor, body.usecase, [
+        services.IssueRequest(subject=i.subject, valid_from=i.valid_from,
+                              valid_until=i.valid_until) for i in body.items])
+    audit(uow, request, actor.user_id, "document.issue_bulk", body.usecase,
+          {"accepted": len(result.accepted), "rejected": len(result.rejected)})
+    uow.commit()
+    anchoring.notify()
+    ids = [doc_id for _, doc_id in result.accepted]
+    anchored = bool(ids) and wait and anchoring.wait(ids, settings.anchor_wait_seconds)
+    if anchored:
+        response.status_code = status.HTTP_201_CREATED
+    return BulkIssuedOut(
+        accepted=[BulkAccepted(index=i, id=d) for i, d in result.accepted],
+        rejected=[BulkRejected(index=i, errors=[FieldErrorOut(loc=p, msg=m) for p, m in errs])
+                  for i, errs in result.rejected],
+        status="anchored" if anchored else "pending")
 
 
 @router.get("", responses=_AUTH)
@@ -69,7 +121,7 @@ def list_documents(
     state: DocumentState | None = None,
     ledger_status: Annotated[LedgerStatus | None, Query(alias="ledgerStatus")] = None,
     search: Annotated[str | None, Query(max_length=200)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2 ** 31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> DocumentPage:
     """The clerk's municipality's documents, or a landlord's own submissions; newest first."""

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
-from govchain.api.deps import ContextDep, EngineDep
-from govchain.db import check_schema
+from govchain.api.deps import AnchoringDep, ContextDep, EngineDep
+from govchain.db import UnitOfWork, check_schema
 from govchain.errors import GovchainError
 
 router = APIRouter(tags=["health"])
@@ -22,8 +23,9 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"description": "Ledger oder Datenbank nicht erreichbar"}})
-async def readyz(ctx: ContextDep, engine: EngineDep) -> JSONResponse:
-    """Ledger and database are reachable and the database schema is current."""
+async def readyz(ctx: ContextDep, engine: EngineDep, anchoring: AnchoringDep) -> JSONResponse:
+    """Ledger and database are reachable, the database schema is current and anchoring runs;
+    reports how many documents wait for their anchor."""
     def probe() -> dict[str, Any]:
         checks: dict[str, Any] = {}
         try:
@@ -34,9 +36,18 @@ async def readyz(ctx: ContextDep, engine: EngineDep) -> JSONResponse:
             checks["ledger"] = {"ok": False, "message": str(err)}
         try:
             check_schema(engine)
+            with UnitOfWork(engine) as uow:
+                pending = uow.documents.count(state="pending")
             checks["database"] = {"ok": True}
-        except GovchainError as err:
-            checks["database"] = {"ok": False, "message": str(err)}
+        except (GovchainError, SQLAlchemyError) as err:
+            checks["database"] = {"ok": False, "message": str(err)[:300]}
+            pending = None
+        status = anchoring.status()
+        # Accepting goes on while the ledger is away (documents wait as pending): the service
+        # is not ready, and says how much is waiting.
+        checks["anchoring"] = {"ok": status.ledger_reachable and checks["ledger"]["ok"],
+                               "pending": pending, "workers": status.workers,
+                               "lastError": status.last_error}
         return checks
 
     checks = await run_in_threadpool(probe)

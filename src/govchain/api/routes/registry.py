@@ -6,10 +6,11 @@ home and recorded in the audit log.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from govchain import services
 from govchain.api.deps import ContextDep, CurrentRegistrar, UoWDep, audit
@@ -46,8 +47,22 @@ class UsecasesIn(BaseModel):
     usecases: list[str] = Field(max_length=50)
 
 
+# The contract keeps times as uint48 Unix seconds.
+_FIRST_TIME = datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
+
+
 class CompromiseIn(BaseModel):
-    since: AwareDatetime
+    since: AwareDatetime = Field(description="Seit wann der Schlüssel als kompromittiert gilt; "
+                                             "nicht in der Zukunft")
+
+    @field_validator("since")
+    @classmethod
+    def _unix_time(cls, since: datetime) -> datetime:
+        # An earlier time cannot be encoded for the contract (uint48 Unix seconds); a later one
+        # than now is refused by the contract itself.
+        if since < _FIRST_TIME or since.timestamp() >= 2**48:
+            raise ValueError("muss zwischen 1970 und dem heutigen Tag liegen")
+        return since
 
 
 def _account(ctx: ContextDep, address: str) -> AccountOut:

@@ -1,0 +1,557 @@
+#!/usr/bin/env python3
+"""govchain benchmark: group-commit anchoring and the status index against per-document anchoring.
+
+One run starts a real anvil node and two `govchain serve` processes on it, each with its own
+contracts and database (PostgreSQL when reachable, else SQLite):
+
+- **baseline**: the same service anchoring one transaction per document (anchor_max_batch=1,
+  window 0) and verifying with a direct contract call per check (status_index=false) — what
+  per-document anchoring pilots (OpenAttestation's `issue(root)`) do;
+- **govchain**: the defaults (batches closing after 250 ms or 5,000 documents, status index).
+
+Measured side by side: documents anchored per second through the bulk API and through 16
+concurrent single-document requests; time from request to anchored under a steady 100 documents/s;
+gas per document at batch sizes 1, 10, 100, 1,000; `POST /api/v1/verify` with 16 concurrent
+clients; in-process verifications per second; peak memory; and how issuance rate, verification
+latency and memory change from 10,000 to 100,000 documents in the store. Writes JSON and Markdown
+(default: bench-out/report.json, bench-out/report.md) and prints the table.
+
+    .venv/bin/python scripts/bench.py            # full run (≈ 10 min on 2 cores)
+    .venv/bin/python scripts/bench.py --quick    # the same steps, small sizes (< 2 min)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from govchain.db import make_engine  # noqa: E402
+from govchain.testing.anvil import AnvilNode, start_anvil  # noqa: E402
+from govchain.testing.service import AACHEN, ServeProcess, prepare_home  # noqa: E402
+
+USECASE = "wohnungsgeberbestaetigung"
+POSTGRES_URL = os.environ.get("GOVCHAIN_TEST_POSTGRES_URL",
+                              "postgresql://postgres@127.0.0.1:5432/test")
+
+TARGETS = {
+    "bulk_vs_baseline": 50.0, "bulk_docs_per_s": 5000.0, "concurrent_vs_baseline": 5.0,
+    "p99_anchor_s": 1.5, "gas_per_doc_100": 1000.0, "gas_per_doc_1000": 150.0,
+    "verify_rps": 1000.0, "verify_p99_ms": 50.0, "verify_vs_direct": 5.0,
+    "inprocess_verify_per_s": 5000.0, "flatness_pct": 10.0,
+}
+
+
+@dataclass
+class Sizes:
+    bulk_docs: int
+    bulk_chunk: int
+    baseline_docs: int
+    concurrent_docs: int
+    steady_seconds: float
+    verify_seconds: float
+    inprocess_verifications: int
+    scale_small: int
+    scale_large: int
+
+
+FULL = Sizes(bulk_docs=20_000, bulk_chunk=2_000, baseline_docs=300, concurrent_docs=2_000,
+             steady_seconds=20, verify_seconds=10, inprocess_verifications=20_000,
+             scale_small=10_000, scale_large=100_000)
+QUICK = Sizes(bulk_docs=4_000, bulk_chunk=2_000, baseline_docs=100, concurrent_docs=400,
+              steady_seconds=5, verify_seconds=3, inprocess_verifications=3_000,
+              scale_small=2_000, scale_large=10_000)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+# -- databases ------------------------------------------------------------------------------------
+
+def database_url(tmp: Path, name: str) -> tuple[str, Callable[[], None]]:
+    """A fresh PostgreSQL schema (or a SQLite file when PostgreSQL is not reachable)."""
+    try:
+        admin = make_engine(POSTGRES_URL)
+        schema = f"govchain_bench_{name}_{os.getpid()}"
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+
+        def drop() -> None:
+            with admin.begin() as conn:
+                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            admin.dispose()
+        return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}", drop
+    except sa.exc.OperationalError:
+        return f"sqlite:///{tmp / name / 'govchain.sqlite3'}", lambda: None
+
+
+# -- one service ----------------------------------------------------------------------------------
+
+def make_service(name: str, tmp: Path, anvil: AnvilNode, extra_env: dict[str, str]
+                 ) -> tuple[ServeProcess, Callable[[], None]]:
+    home = tmp / name
+    db_url, drop = database_url(tmp, name)
+    env = prepare_home(home, anvil.url, db_url, extra_env=extra_env)
+    return ServeProcess(home, env, name=name), drop
+
+
+# -- workloads ------------------------------------------------------------------------------------
+
+def subjects(n: int) -> list[dict[str, Any]]:
+    example = json.loads(sorted((ROOT / "usecases" / USECASE / "examples").glob("*.json"))[0]
+                         .read_text())["subject"]
+    out = []
+    for i in range(n):
+        s = json.loads(json.dumps(example))
+        # a different subject each time (as in reality): another tenant name per document
+        s["meldepflichtigePersonen"][0]["name"] = f"Muster-{i}"
+        out.append(s)
+    return out
+
+
+def bulk_issue(service: ServeProcess, n: int, chunk: int) -> dict[str, float]:
+    """Sends n documents in bulk requests of `chunk`, returns accepted/anchored rates."""
+    items = [{"subject": s} for s in subjects(n)]
+    start = time.monotonic()
+    with httpx.Client(timeout=600, headers=service.headers) as client:
+        for i in range(0, n, chunk):
+            r = client.post(f"{service.url}/api/v1/documents/bulk",
+                            json={"usecase": USECASE, "items": items[i:i + chunk]})
+            r.raise_for_status()
+            body = r.json()
+            if body["rejected"]:
+                raise RuntimeError(f"bulk rejected items: {body['rejected'][:1]}")
+    accepted = time.monotonic()
+    done = service.wait_until_none_pending(timeout=1800)
+    return {"documents": n, "accepted_s": accepted - start, "anchored_s": done - start,
+            "accepted_per_s": n / (accepted - start), "anchored_per_s": n / (done - start)}
+
+
+async def _concurrent(service: ServeProcess, n: int, clients: int) -> float:
+    body = [{"usecase": USECASE, "subject": s} for s in subjects(n)]
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for b in body:
+        queue.put_nowait(b)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(timeout=120, headers=service.headers, limits=limits) as client:
+        async def worker() -> None:
+            while not queue.empty():
+                item = queue.get_nowait()
+                r = await client.post(f"{service.url}/api/v1/documents", json=item)
+                r.raise_for_status()
+        start = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+    return start
+
+
+def concurrent_issue(service: ServeProcess, n: int, clients: int = 16) -> dict[str, float]:
+    start = asyncio.run(_concurrent(service, n, clients))
+    done = service.wait_until_none_pending(timeout=1800)
+    return {"documents": n, "clients": clients, "anchored_s": done - start,
+            "anchored_per_s": n / (done - start)}
+
+
+async def _steady(service: ServeProcess, rate: float, seconds: float) -> list[float]:
+    n = int(rate * seconds)
+    body = [{"usecase": USECASE, "subject": s} for s in subjects(n)]
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    async with httpx.AsyncClient(timeout=120, headers=service.headers, limits=limits) as client:
+        async def one(item: dict[str, Any]) -> None:
+            t0 = time.monotonic()
+            r = await client.post(f"{service.url}/api/v1/documents", params={"wait": "true"},
+                                  json=item)
+            r.raise_for_status()
+            if r.status_code != 201:
+                raise RuntimeError(f"not anchored within the wait: {r.status_code}")
+            latencies.append(time.monotonic() - t0)
+        start = time.monotonic()
+        tasks = []
+        for i, item in enumerate(body):  # open loop: the schedule does not wait for answers
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(item)))
+        await asyncio.gather(*tasks)
+    return latencies
+
+
+def steady_issue(service: ServeProcess, rate: float, seconds: float) -> dict[str, float]:
+    latencies = asyncio.run(_steady(service, rate, seconds))
+    return {"rate": rate, "documents": len(latencies), "p50_s": percentile(latencies, 50),
+            "p99_s": percentile(latencies, 99), "max_s": max(latencies)}
+
+
+def issued_documents(service: ServeProcess, count: int) -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    with httpx.Client(timeout=60, headers=service.headers) as client:
+        offset = 0
+        while len(docs) < count:
+            page = client.get(f"{service.url}/api/v1/documents",
+                              params={"state": "anchored", "limit": 100, "offset": offset}).json()
+            if not page["items"]:
+                break
+            for item in page["items"]:
+                detail = client.get(f"{service.url}/api/v1/documents/{item['id']}").json()
+                docs.append(detail["document"])
+            offset += 100
+    return docs[:count]
+
+
+async def _verify_load(url: str, docs: list[dict[str, Any]], seconds: float, clients: int
+                       ) -> tuple[int, list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    stop_at = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    bodies = [json.dumps(d).encode() for d in docs]
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        async def worker(k: int) -> None:
+            nonlocal errors
+            i = k
+            while time.monotonic() < stop_at:
+                t0 = time.monotonic()
+                r = await client.post(f"{url}/api/v1/verify", content=bodies[i % len(bodies)],
+                                      headers={"Content-Type": "application/json"})
+                latencies.append(time.monotonic() - t0)
+                if r.status_code != 200 or r.json()["status"] != "VALID":
+                    errors += 1
+                i += clients
+        start = time.monotonic()
+        await asyncio.gather(*(worker(k) for k in range(clients)))
+        elapsed = time.monotonic() - start
+    return int(len(latencies) / elapsed), latencies, errors
+
+
+def verify_load(service: ServeProcess, docs: list[dict[str, Any]], seconds: float, clients: int = 16
+                ) -> dict[str, float]:
+    asyncio.run(_verify_load(service.url, docs, min(1.0, seconds), clients))  # warm-up
+    rps, latencies, errors = asyncio.run(_verify_load(service.url, docs, seconds, clients))
+    return {"clients": clients, "requests_per_s": rps, "p50_ms": percentile(latencies, 50) * 1000,
+            "p99_ms": percentile(latencies, 99) * 1000, "errors": errors,
+            "requests": len(latencies)}
+
+
+def in_process_verify(home: Path, env: dict[str, str], docs: list[dict[str, Any]], n: int
+                      ) -> dict[str, float]:
+    """Verifications per second through services.verify with the status index, one thread."""
+    code = f"""
+import json, sys, time
+from pathlib import Path
+from govchain.context import Context
+from govchain import services
+docs = json.loads(Path(sys.argv[1]).read_text())
+ctx = Context(home=Path({str(home)!r}), rpc_url={env['GOVCHAIN_RPC_URL']!r})
+ctx.use_index()
+ctx.indexed.head_ttl = 0.05
+for d in docs[:50]:
+    assert services.verify(ctx, d).status.value == "VALID"
+n = {n}
+t0 = time.process_time(); w0 = time.monotonic()
+for i in range(n):
+    services.verify(ctx, docs[i % len(docs)])
+cpu = time.process_time() - t0; wall = time.monotonic() - w0
+print(json.dumps({{"verifications": n, "per_s_cpu": n / cpu, "per_s_wall": n / wall,
+                   "us_each": cpu / n * 1e6, "index_answers": ctx.indexed.answers}}))
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(docs, f)
+    result = subprocess.run([sys.executable, "-c", code, f.name], capture_output=True, env=env,
+                            check=True)
+    os.unlink(f.name)
+    out: dict[str, float] = json.loads(result.stdout.decode().strip().splitlines()[-1])
+    return out
+
+
+def gas_per_document(service: ServeProcess, anvil: AnvilNode) -> dict[str, float]:
+    """Gas of one anchor transaction carrying a batch of 1, 10, 100 and 1,000 documents."""
+    code = f"""
+import json
+from pathlib import Path
+from datetime import UTC, datetime
+from govchain.context import Context
+from govchain import services
+ctx = Context(home=Path({str(service.home)!r}), rpc_url={anvil.url!r})
+example = ctx.usecases.get({USECASE!r}).examples[0]["subject"]
+out = {{}}
+for n in (1, 10, 100, 1000):
+    docs = services.issue_documents(ctx, {AACHEN!r}, {USECASE!r}, [services.IssueRequest(example)] * n)
+    tx = docs[0]["proof"]["anchor"]["transactionHash"]
+    receipt = ctx.chain.w3.eth.get_transaction_receipt(tx)
+    out[str(n)] = receipt["gasUsed"] / n
+print(json.dumps(out))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, env=service.env,
+                            check=True)
+    out: dict[str, float] = json.loads(result.stdout.decode().strip().splitlines()[-1])
+    return out
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+@dataclass
+class Report:
+    machine: dict[str, Any]
+    sizes: dict[str, Any]
+    results: dict[str, Any] = field(default_factory=dict)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def check(self, name: str, value: float, target: float, *, at_least: bool, unit: str) -> None:
+        met = value >= target if at_least else value <= target
+        gap = (target / value if at_least else value / target) if value else float("inf")
+        self.checks.append({"name": name, "value": round(value, 3), "target": target,
+                            "op": "≥" if at_least else "≤", "unit": unit, "met": met,
+                            "missed_by": None if met else f"{(gap - 1) * 100:.0f} %"})
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "date": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
+def run(sizes: Sizes, out_dir: Path, quick: bool) -> Report:
+    report = Report(machine(), {**sizes.__dict__, "quick": quick})
+    tmp = Path(tempfile.mkdtemp(prefix="govchain-bench-"))
+    anvil = start_anvil()
+    drops: list[Callable[[], None]] = []
+    services: list[ServeProcess] = []
+    failed = True
+    try:
+        base, drop = make_service("baseline", tmp, anvil, {
+            "GOVCHAIN_ANCHOR_MAX_BATCH": "1", "GOVCHAIN_ANCHOR_WINDOW_MS": "0",
+            "GOVCHAIN_STATUS_INDEX": "false"})
+        drops.append(drop)
+        fast, drop = make_service("govchain", tmp, anvil, {})
+        drops.append(drop)
+        services += [base, fast]
+        report.results["database"] = "postgresql" if "postgresql" in base.env[
+            "GOVCHAIN_DATABASE_URL"] else "sqlite"
+        for s in services:
+            s.start()
+        r = report.results
+
+        log("gas per document at batch sizes 1, 10, 100, 1000")
+        r["gas_per_document"] = gas_per_document(fast, anvil)
+
+        log(f"bulk issuance: baseline {sizes.baseline_docs} documents (one tx each)")
+        r["bulk_baseline"] = bulk_issue(base, sizes.baseline_docs, sizes.bulk_chunk)
+        log(f"bulk issuance: govchain {sizes.bulk_docs} documents")
+        r["bulk_govchain"] = bulk_issue(fast, sizes.bulk_docs, sizes.bulk_chunk)
+
+        n = min(sizes.concurrent_docs, sizes.baseline_docs * 2)
+        log(f"concurrent single-document issuance: baseline {n}, govchain {sizes.concurrent_docs}")
+        r["concurrent_baseline"] = concurrent_issue(base, n)
+        r["concurrent_govchain"] = concurrent_issue(fast, sizes.concurrent_docs)
+
+        log(f"steady 100 documents/s for {sizes.steady_seconds:g} s (govchain)")
+        r["steady_govchain"] = steady_issue(fast, 100, sizes.steady_seconds)
+
+        log("verification over HTTP, 16 clients: status index and direct contract calls")
+        docs = issued_documents(fast, 200)
+        base_docs = issued_documents(base, 200)
+        r["verify_index"] = verify_load(fast, docs, sizes.verify_seconds)
+        r["verify_direct"] = verify_load(base, base_docs, sizes.verify_seconds)
+        log("in-process verification (status index, one thread)")
+        r["verify_in_process"] = in_process_verify(fast.home, fast.env, docs,
+                                                   sizes.inprocess_verifications)
+
+        log(f"scaling: {sizes.scale_small} → {sizes.scale_large} documents in the store")
+        r["scale"] = scaling(fast, docs, sizes)
+        r["peak_rss_mb"] = {s.name: round(s.peak_rss_mb(), 1) for s in services}
+        failed = False
+    finally:
+        for s in services:
+            s.stop()
+        anvil.stop()
+        for d in drops:
+            try:
+                d()
+            except Exception as err:  # cleanup only
+                log(f"cleanup: {err}")
+        if failed:
+            log(f"kept {tmp} (service logs: *.log)")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    judge(report)
+    write(report, out_dir)
+    return report
+
+
+def stored(service: ServeProcess) -> int:
+    return service.count()
+
+
+def scaling(service: ServeProcess, docs: list[dict[str, Any]], sizes: Sizes) -> dict[str, Any]:
+    points: dict[str, Any] = {}
+    for target in (sizes.scale_small, sizes.scale_large):
+        missing = target - stored(service)
+        while missing > 0:
+            step = min(missing, 20_000)
+            bulk_issue(service, step, sizes.bulk_chunk)
+            missing -= step
+        rate = bulk_issue(service, sizes.bulk_chunk, sizes.bulk_chunk)
+        latency = verify_load(service, docs, sizes.verify_seconds)
+        points[str(target)] = {"documents": stored(service),
+                               "bulk_anchored_per_s": rate["anchored_per_s"],
+                               "verify_p50_ms": latency["p50_ms"], "verify_p99_ms": latency["p99_ms"],
+                               "verify_rps": latency["requests_per_s"],
+                               "rss_mb": round(service.rss_mb(), 1)}
+        log(f"  {target}: {points[str(target)]}")
+    return points
+
+
+def judge(report: Report) -> None:
+    r = report.results
+    ratio_bulk = r["bulk_govchain"]["anchored_per_s"] / r["bulk_baseline"]["anchored_per_s"]
+    ratio_conc = (r["concurrent_govchain"]["anchored_per_s"]
+                  / r["concurrent_baseline"]["anchored_per_s"])
+    ratio_verify = r["verify_index"]["requests_per_s"] / max(1, r["verify_direct"]["requests_per_s"])
+    r["ratios"] = {"bulk_vs_baseline": ratio_bulk, "concurrent_vs_baseline": ratio_conc,
+                   "verify_index_vs_direct": ratio_verify}
+    t = TARGETS
+    report.check("bulk issuance vs per-document baseline", ratio_bulk, t["bulk_vs_baseline"],
+                 at_least=True, unit="×")
+    report.check("bulk issuance, documents anchored per second",
+                 r["bulk_govchain"]["anchored_per_s"], t["bulk_docs_per_s"], at_least=True,
+                 unit="docs/s")
+    report.check("concurrent single-document issuance vs baseline", ratio_conc,
+                 t["concurrent_vs_baseline"], at_least=True, unit="×")
+    report.check("p99 request → anchored at 100 docs/s", r["steady_govchain"]["p99_s"],
+                 t["p99_anchor_s"], at_least=False, unit="s")
+    gas = r["gas_per_document"]
+    report.check("gas per document, batch 100", gas["100"], t["gas_per_doc_100"], at_least=False,
+                 unit="gas")
+    report.check("gas per document, batch 1,000", gas["1000"], t["gas_per_doc_1000"],
+                 at_least=False, unit="gas")
+    report.check("POST /verify, 16 clients, requests per second",
+                 r["verify_index"]["requests_per_s"], t["verify_rps"], at_least=True, unit="req/s")
+    report.check("POST /verify p99", r["verify_index"]["p99_ms"], t["verify_p99_ms"],
+                 at_least=False, unit="ms")
+    report.check("verification: index vs direct contract call", ratio_verify,
+                 t["verify_vs_direct"], at_least=True, unit="×")
+    report.check("in-process verifications per second (one core)",
+                 r["verify_in_process"]["per_s_cpu"], t["inprocess_verify_per_s"], at_least=True,
+                 unit="/s")
+    small, large = (r["scale"][k] for k in sorted(r["scale"], key=int))
+    for key, label in (("rss_mb", "memory"), ("verify_p50_ms", "verification p50 latency")):
+        change = (large[key] - small[key]) / small[key] * 100
+        report.check(f"{label} change from {small['documents']:,} to {large['documents']:,} "
+                     "documents", change, t["flatness_pct"], at_least=False, unit="%")
+
+
+def table(report: Report) -> str:
+    r = report.results
+    m = report.machine
+    lines = [
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']}; "
+        f"anvil; database {r.get('database')}; {m['date']}"
+        + (" — **quick run (small sizes)**" if report.sizes["quick"] else ""),
+        "",
+        "| measure | per-document baseline | govchain | ratio |",
+        "|---|---:|---:|---:|",
+        f"| bulk issuance, documents anchored/s | {r['bulk_baseline']['anchored_per_s']:,.0f} | "
+        f"{r['bulk_govchain']['anchored_per_s']:,.0f} | {r['ratios']['bulk_vs_baseline']:,.0f}× |",
+        f"| 16 concurrent single-document requests, anchored/s | "
+        f"{r['concurrent_baseline']['anchored_per_s']:,.0f} | "
+        f"{r['concurrent_govchain']['anchored_per_s']:,.0f} | "
+        f"{r['ratios']['concurrent_vs_baseline']:,.1f}× |",
+        f"| POST /verify, 16 clients, req/s | {r['verify_direct']['requests_per_s']:,} | "
+        f"{r['verify_index']['requests_per_s']:,} | {r['ratios']['verify_index_vs_direct']:,.1f}× |",
+        f"| POST /verify p50 / p99 (ms) | {r['verify_direct']['p50_ms']:.1f} / "
+        f"{r['verify_direct']['p99_ms']:.1f} | {r['verify_index']['p50_ms']:.1f} / "
+        f"{r['verify_index']['p99_ms']:.1f} | |",
+        f"| peak memory of the service (MB) | {r['peak_rss_mb']['baseline']} | "
+        f"{r['peak_rss_mb']['govchain']} | |",
+        "",
+        f"Steady 100 documents/s (govchain): request → anchored p50 "
+        f"{r['steady_govchain']['p50_s'] * 1000:.0f} ms, p99 {r['steady_govchain']['p99_s'] * 1000:.0f} ms "
+        f"({r['steady_govchain']['documents']} documents). In-process verification with the index: "
+        f"{r['verify_in_process']['per_s_cpu']:,.0f}/s per core "
+        f"({r['verify_in_process']['us_each']:.0f} µs each).",
+        "",
+        "| batch size | 1 | 10 | 100 | 1,000 |",
+        "|---|---:|---:|---:|---:|",
+        "| gas per document | " + " | ".join(
+            f"{r['gas_per_document'][k]:,.0f}" for k in ("1", "10", "100", "1000")) + " |",
+        "",
+        "| documents in the store | bulk anchored/s | verify p50 / p99 (ms) | verify req/s | RSS (MB) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for point in r["scale"].values():
+        lines.append(f"| {point['documents']:,} | {point['bulk_anchored_per_s']:,.0f} | "
+                     f"{point['verify_p50_ms']:.1f} / {point['verify_p99_ms']:.1f} | "
+                     f"{point['verify_rps']:,} | {point['rss_mb']} |")
+    lines += ["", "| target | measured | met |", "|---|---:|---|"]
+    for c in report.checks:
+        verdict = "yes" if c["met"] else f"**no** (missed by {c['missed_by']})"
+        lines.append(f"| {c['name']} {c['op']} {c['target']:,} {c['unit']} | "
+                     f"{c['value']:,} {c['unit']} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def write(report: Report, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = {"machine": report.machine, "sizes": report.sizes, "results": report.results,
+            "checks": report.checks}
+    (out_dir / "report.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+    (out_dir / "report.md").write_text(table(report))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-out")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    report = run(QUICK if args.quick else FULL, args.out, args.quick)
+    print()
+    print(table(report))
+    log(f"done in {time.monotonic() - started:.0f} s; report in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
