@@ -53,6 +53,10 @@ USECASE = "wohnungsgeberbestaetigung"
 POSTGRES_URL = os.environ.get("GOVCHAIN_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")
 
+WORKERS = 2  # `govchain serve --workers 2`: one process per core, for both services
+
+NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
 TARGETS = {
     "bulk_vs_baseline": 50.0, "bulk_docs_per_s": 5000.0, "concurrent_vs_baseline": 5.0,
     "p99_anchor_s": 1.5, "gas_per_doc_100": 1000.0, "gas_per_doc_1000": 150.0,
@@ -122,12 +126,12 @@ def database_url(tmp: Path, name: str) -> tuple[str, Callable[[], None]]:
 
 # -- one service ----------------------------------------------------------------------------------
 
-def make_service(name: str, tmp: Path, anvil: AnvilNode, extra_env: dict[str, str]
-                 ) -> tuple[ServeProcess, Callable[[], None]]:
+def make_service(name: str, tmp: Path, anvil: AnvilNode, extra_env: dict[str, str],
+                 workers: int = 1) -> tuple[ServeProcess, Callable[[], None]]:
     home = tmp / name
     db_url, drop = database_url(tmp, name)
     env = prepare_home(home, anvil.url, db_url, extra_env=extra_env)
-    return ServeProcess(home, env, name=name), drop
+    return ServeProcess(home, env, name=name, workers=workers), drop
 
 
 # -- workloads ------------------------------------------------------------------------------------
@@ -167,8 +171,11 @@ async def _concurrent(service: ServeProcess, n: int, clients: int) -> float:
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for b in body:
         queue.put_nowait(b)
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(timeout=120, headers=service.headers, limits=limits) as client:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients,
+                          keepalive_expiry=2.0)  # below the server's 5 s: no reuse races
+    transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=NODELAY)
+    async with httpx.AsyncClient(timeout=120, headers=service.headers,
+                                 transport=transport) as client:
         async def worker() -> None:
             while not queue.empty():
                 item = queue.get_nowait()
@@ -190,8 +197,10 @@ async def _steady(service: ServeProcess, rate: float, seconds: float) -> list[fl
     n = int(rate * seconds)
     body = [{"usecase": USECASE, "subject": s} for s in subjects(n)]
     latencies: list[float] = []
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
-    async with httpx.AsyncClient(timeout=120, headers=service.headers, limits=limits) as client:
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400, keepalive_expiry=2.0)
+    transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=NODELAY)
+    async with httpx.AsyncClient(timeout=120, headers=service.headers,
+                                 transport=transport) as client:
         async def one(item: dict[str, Any]) -> None:
             t0 = time.monotonic()
             r = await client.post(f"{service.url}/api/v1/documents", params={"wait": "true"},
@@ -233,38 +242,46 @@ def issued_documents(service: ServeProcess, count: int) -> list[dict[str, Any]]:
     return docs[:count]
 
 
-async def _verify_load(url: str, docs: list[dict[str, Any]], seconds: float, clients: int
-                       ) -> tuple[int, list[float], int]:
-    latencies: list[float] = []
-    errors = 0
-    stop_at = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    bodies = [json.dumps(d).encode() for d in docs]
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        async def worker(k: int) -> None:
-            nonlocal errors
-            i = k
-            while time.monotonic() < stop_at:
-                t0 = time.monotonic()
-                r = await client.post(f"{url}/api/v1/verify", content=bodies[i % len(bodies)],
-                                      headers={"Content-Type": "application/json"})
-                latencies.append(time.monotonic() - t0)
-                if r.status_code != 200 or r.json()["status"] != "VALID":
-                    errors += 1
-                i += clients
-        start = time.monotonic()
-        await asyncio.gather(*(worker(k) for k in range(clients)))
-        elapsed = time.monotonic() - start
-    return int(len(latencies) / elapsed), latencies, errors
+WRK_SCRIPT = """
+local bodies = {}
+for line in io.lines(os.getenv("BENCH_BODIES")) do table.insert(bodies, line) end
+local i = 0
+request = function()
+  i = i % #bodies + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[i])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "errors": %d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout + e.status))
+end
+"""
 
 
-def verify_load(service: ServeProcess, docs: list[dict[str, Any]], seconds: float, clients: int = 16
-                ) -> dict[str, float]:
-    asyncio.run(_verify_load(service.url, docs, min(1.0, seconds), clients))  # warm-up
-    rps, latencies, errors = asyncio.run(_verify_load(service.url, docs, seconds, clients))
-    return {"clients": clients, "requests_per_s": rps, "p50_ms": percentile(latencies, 50) * 1000,
-            "p99_ms": percentile(latencies, 99) * 1000, "errors": errors,
-            "requests": len(latencies)}
+def verify_load(service: ServeProcess, docs: list[dict[str, Any]], seconds: float,
+                clients: int = 16) -> dict[str, float]:
+    """POST /api/v1/verify with `clients` connections for `seconds`, driven by wrk (C, two
+    threads), so that the load generator does not measure itself; every document is checked
+    VALID once beforehand."""
+    for d in docs[:20]:
+        answer = httpx.post(f"{service.url}/api/v1/verify", json=d, timeout=30).json()
+        if answer["status"] != "VALID":
+            raise RuntimeError(f"not VALID before the load: {answer['status']}")
+    with tempfile.TemporaryDirectory() as tmp:
+        bodies, script = Path(tmp) / "bodies.jsonl", Path(tmp) / "verify.lua"
+        bodies.write_text("".join(json.dumps(d) + "\n" for d in docs))
+        script.write_text(WRK_SCRIPT)
+        env = {**os.environ, "BENCH_BODIES": str(bodies)}
+        run = ["wrk", "-t2", f"-c{clients}", "-s", str(script), f"{service.url}/api/v1/verify"]
+        subprocess.run([*run[:1], "-d1s", *run[1:]], env=env, capture_output=True, check=True)
+        out = subprocess.run([*run[:1], f"-d{seconds:g}s", *run[1:]], env=env,
+                             capture_output=True, text=True, check=True).stdout
+    data = json.loads(next(line[6:] for line in out.splitlines() if line.startswith("BENCH ")))
+    return {"clients": clients, "requests_per_s": round(data["requests"] / data["duration_us"] * 1e6),
+            "p50_ms": data["p50_us"] / 1000, "p99_ms": data["p99_us"] / 1000,
+            "errors": data["errors"], "requests": data["requests"]}
 
 
 def in_process_verify(home: Path, env: dict[str, str], docs: list[dict[str, Any]], n: int
@@ -362,9 +379,9 @@ def run(sizes: Sizes, out_dir: Path, quick: bool) -> Report:
     try:
         base, drop = make_service("baseline", tmp, anvil, {
             "GOVCHAIN_ANCHOR_MAX_BATCH": "1", "GOVCHAIN_ANCHOR_WINDOW_MS": "0",
-            "GOVCHAIN_STATUS_INDEX": "false"})
+            "GOVCHAIN_STATUS_INDEX": "false"}, workers=WORKERS)
         drops.append(drop)
-        fast, drop = make_service("govchain", tmp, anvil, {})
+        fast, drop = make_service("govchain", tmp, anvil, {}, workers=WORKERS)
         drops.append(drop)
         services += [base, fast]
         report.results["database"] = "postgresql" if "postgresql" in base.env[

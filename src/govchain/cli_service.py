@@ -3,11 +3,13 @@ managing its accounts. Registered onto the main command group of govchain.cli.""
 
 from __future__ import annotations
 
+import copy
 import csv
 import getpass
 import io
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -73,10 +75,14 @@ def _cli_actor() -> str:
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (Standard: 8000).")
 @click.option("--database-url", help="sqlite:///PFAD oder postgresql://BENUTZER@HOST/DATENBANK "
               "(Standard: SQLite im govchain-Verzeichnis).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Prozesse, die Anfragen beantworten (je Prozess ein Statusindex; verankert "
+                   "wird je Konto von genau einem).")
 @pass_ctx
 @handle_errors
-def serve(ctx: Context, host: str | None, port: int | None, database_url: str | None) -> None:
-    """Startet den Dienst der Kommune (HTTP-API unter /api/v1, Dokumentation unter /docs)."""
+def serve(ctx: Context, host: str | None, port: int | None, database_url: str | None,
+          workers: int) -> None:
+    """Startet den Dienst der Kommune (HTTP-API unter /api/v1, Seiten, Dokumentation unter /docs)."""
     import uvicorn
 
     from govchain.api.app import create_app, open_context
@@ -86,9 +92,31 @@ def serve(ctx: Context, host: str | None, port: int | None, database_url: str | 
     # passphrase) rather than with a traceback from inside the server's startup.
     _database(settings).dispose()
     open_context(settings).close()
-    logging.getLogger("uvicorn.access").addFilter(RedactCapabilities())
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                proxy_headers=True, server_header=False)
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port,
+                               "access_log": settings.access_log, "log_config": _log_config(),
+                               "proxy_headers": True, "server_header": False}
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Worker processes build their app from the environment, as under a process supervisor.
+    os.environ["GOVCHAIN_HOME"] = str(settings.home)
+    for name, value in (("RPC_URL", settings.rpc_url), ("DATABASE_URL", settings.database_url),
+                        ("USECASES", settings.usecases), ("HOST", settings.host),
+                        ("PORT", settings.port)):
+        if value is not None:
+            os.environ[f"GOVCHAIN_{name}"] = str(value)
+    uvicorn.run("govchain.api.app:create_app", factory=True, workers=workers, **options)
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, with link tokens and codes redacted from the access log (also in
+    worker processes, which configure logging anew)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact"] = {"()": RedactCapabilities}
+    config["handlers"]["access"]["filters"] = ["redact"]
+    return config
 
 
 @main.group()

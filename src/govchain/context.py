@@ -110,6 +110,7 @@ class Context:
         if self.indexed is None:
             indexed = IndexedLedger(self.ledger, max_lag=max_lag)
             indexed.index.sync()
+            indexed.start_polling()
             self.indexed = indexed
         return self.indexed
 
@@ -118,6 +119,9 @@ class Context:
         return UseCaseRegistry.load(self.usecases_dir or default_usecases_dir())
 
     def close(self) -> None:
+        if self.indexed is not None:
+            self.indexed.stop_polling()
+            self.indexed = None
         if self._chain is not None:
             self._chain.close()
             self._chain = None

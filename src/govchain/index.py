@@ -270,14 +270,62 @@ class IndexedLedger:
         self._head_at = 0.0
         self._head_lock = threading.Lock()
         self.answers = {"index": 0, "direct": 0}
+        self._poller: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._poll_ok_at = 0.0  # monotonic time of the poller's last successful look
+        ledger.after_write = self.catch_up
 
     @property
     def deployment(self) -> Deployment:
         return self.ledger.deployment
 
+    # -- kept current by a thread (the service) --
+
+    def start_polling(self, interval: float = 0.05) -> None:
+        """Looks at the node's head every `interval` seconds and catches the index up, so that
+        verification never waits for the node while the index is current."""
+        self.head_ttl = interval
+
+        def poll() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self._refresh()
+                    self._poll_ok_at = time.monotonic()
+                except GovchainError:
+                    pass  # stale now: fresh() is False and verification asks the node itself
+
+        self._poller = threading.Thread(target=poll, name="status-index", daemon=True)
+        self._poller.start()
+
+    def stop_polling(self) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(5)
+
+    def fresh(self) -> bool:
+        """True while the poller saw the node recently and the index is within max_lag of it:
+        a verification then needs no I/O at all."""
+        return (self._poller is not None
+                and time.monotonic() - self._poll_ok_at <= 4 * self.head_ttl + 0.2
+                and self.index.block >= self._head - self.max_lag)
+
+    def catch_up(self) -> None:
+        """Brings the index to the node's head now (after a write of this process)."""
+        try:
+            self._refresh()
+        except GovchainError:
+            pass  # the poller and the direct fallback deal with an unreachable node
+
+    def _refresh(self) -> None:
+        with self._head_lock:
+            head = self.ledger.head()
+            if head > self.index.block:
+                self.index.sync(head)
+            self._head, self._head_at = head, time.monotonic()
+
     def head(self) -> int:
         """The node's head, asked at most every head_ttl seconds; the index catches up to it."""
-        if time.monotonic() - self._head_at <= self.head_ttl:
+        if self.fresh() or time.monotonic() - self._head_at <= self.head_ttl:
             return self._head
         with self._head_lock:
             if time.monotonic() - self._head_at > self.head_ttl:
@@ -317,7 +365,11 @@ class IndexedLedger:
         except GovchainError:
             head = -1  # the node did not answer: the direct call reports it properly
         if head >= 0 and self.index.block >= head - self.max_lag:
-            self.answers["index"] += 1
-            return self.index.verification(root, target_hash)
+            answer = self.index.verification(root, target_hash)
+            # "Not anchored" may be a root of the newest block the index has not seen yet: a
+            # negative answer is never given from the index (forgeries are rare; they pay a call).
+            if answer.anchored:
+                self.answers["index"] += 1
+                return answer
         self.answers["direct"] += 1
         return self.ledger.verification(root, target_hash)

@@ -231,6 +231,9 @@ class Ledger:
                 f"Die Chain hat die ID {chain.chain_id}, das Deployment gehört zu {deployment.chain_id}")
         self.chain = chain
         self.deployment = deployment
+        # Called after each transaction this process sent is mined (the status index catches
+        # up, so that a revocation shows at once in this service's own answers).
+        self.after_write: Callable[[], None] | None = None
         w3 = chain.w3
         self.issuer_registry: Contract = w3.eth.contract(
             address=to_checksum_address(deployment.issuer_registry),
@@ -287,6 +290,8 @@ class Ledger:
         if receipt["status"] != 1:
             raise LedgerError(f"Transaktion 0x{tx_hash.hex()} ist fehlgeschlagen")
         block = w3.eth.get_block(receipt["blockNumber"])
+        if self.after_write is not None:
+            self.after_write()
         return TxResult("0x" + tx_hash.hex(), receipt["blockNumber"], int(block["timestamp"]),
                         int(receipt["gasUsed"]))
 

@@ -37,7 +37,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     public_base_url: str | None = None  # None: http://host:port
     token_ttl_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    access_log: bool = True  # one line per request (link tokens and codes redacted)
     threads: int = Field(default=100, ge=4, le=1000)  # request threads (anyio's default: 40)
+    # Any request (a bulk issuance of 10,000 subjects is ≈20 MB); 413 beyond
+    max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=64 * 1024)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     public_rate_per_minute: int = Field(default=120, ge=1)  # per client address, public endpoints
     api_key_rate_per_minute: int = Field(default=6000, ge=1)  # per institutional API key

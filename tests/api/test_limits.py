@@ -23,6 +23,7 @@ from govchain.settings import Settings
 AACHEN = "05334002"
 DOG = "gefaehrlicher-hund"
 PASSWORD = "richtig-langes-passwort"
+MAX_REQUEST = 256 * 1024
 PUBLIC_RATE = 3  # per minute: one token every 20 s
 KEY_RATE = 12
 MAX_FAILURES = 3
@@ -102,7 +103,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     mp.setenv("GOVCHAIN_KEY_PASSPHRASE", "test passphrase - not a secret")
     settings = Settings(home=home, public_rate_per_minute=PUBLIC_RATE,
                         api_key_rate_per_minute=KEY_RATE, login_max_failures=MAX_FAILURES,
-                        login_window_seconds=WINDOW)
+                        login_window_seconds=WINDOW, max_request_bytes=MAX_REQUEST)
     application = create_app(settings)
     try:
         with TestClient(application):  # runs the lifespan: chain, database, token key
@@ -250,3 +251,17 @@ def test_link_checks_with_an_api_key_are_recorded(app: FastAPI, clock: FakeClock
         key = uow.api_keys.by_id(api_key[1])
     assert [(e.link_id, e.document_id, e.result) for e in entries] == [(link_id, doc_id, "VALID")]
     assert key is not None and key.last_used_at is not None
+
+
+def test_any_request_beyond_max_request_bytes_is_413_and_stores_nothing(app: FastAPI) -> None:
+    client = from_address(app, "192.0.2.77")
+    token = client.post("/api/v1/auth/token",
+                        data={"username": "meier", "password": PASSWORD}).json()["access_token"]
+    with UnitOfWork(app.state.engine) as uow:
+        before = uow.documents.count()
+    huge = {"usecase": DOG, "items": [{"subject": {"x": "y" * 1000}}] * (MAX_REQUEST // 1000 + 10)}
+    answer = client.post("/api/v1/documents/bulk", json=huge,
+                         headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 413
+    with UnitOfWork(app.state.engine) as uow:
+        assert uow.documents.count() == before

@@ -69,7 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # Requests that wait for their anchor hold a worker thread meanwhile.
                 to_thread.current_default_thread_limiter().total_tokens = settings.threads
                 # The workers get their own small pool: a flood of requests cannot starve them.
-                anchoring_engine = make_engine(settings.effective_database_url)
+                anchoring_engine = make_engine(settings.effective_database_url, pool_size=2,
+                                               max_overflow=3)
                 anchoring = Anchoring(ctx, anchoring_engine, settings.anchoring)
                 app.state.anchoring = anchoring
                 anchoring.start()
@@ -85,7 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="govchain", version="1", lifespan=lifespan,
                   description="Prüfbare Verwaltungsdokumente der Kommunen in NRW",
-                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url="/docs", redoc_url=None)
+                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url="/docs", redoc_url=None,
+                  max_body_size=settings.max_request_bytes)
     app.state.settings = settings
     # Made here rather than in the lifespan so that tests can swap in limits with a fake clock.
     app.state.public_limiter = RateLimiter(settings.public_rate_per_minute)

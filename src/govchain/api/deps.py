@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 
@@ -155,12 +156,20 @@ def too_many_requests(seconds: float, message: str) -> HTTPException:
                          headers=retry_after_header(seconds))
 
 
-def limit_public(request: Request, key: Annotated[str | None, Security(_api_key_header)],
-                 uow: UoWDep) -> ApiKeyRecord | None:
+async def limit_public(request: Request, key: Annotated[str | None, Security(_api_key_header)],
+                       engine: EngineDep) -> ApiKeyRecord | None:
     """Like OptionalApiKey, after taking a token from the caller's bucket: the API key's when it
     is valid (a much higher limit), else the client address's. An invalid key is charged to the
-    address before its 401, so guessing keys is limited too."""
-    record = _known_api_key(uow, key) if key is not None else None
+    address before its 401, so guessing keys is limited too.
+
+    Async, and the database is asked only when a key is presented: the public endpoints answer
+    from the status index without a thread hop or a connection."""
+    record = None
+    if key is not None:
+        def lookup() -> ApiKeyRecord | None:
+            with UnitOfWork(engine) as uow:
+                return _known_api_key(uow, key)
+        record = await run_in_threadpool(lookup)
     state = request.app.state
     limiter: RateLimiter = state.api_key_limiter if record else state.public_limiter
     wait = limiter.acquire(f"key:{record.id}" if record else f"addr:{client_address(request)}")

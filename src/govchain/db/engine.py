@@ -69,7 +69,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 15) -> Engine:
     """An engine for `url`: ``sqlite:///path`` or ``postgresql://user@host/db`` (psycopg 3).
 
     The URL may carry credentials; it is never logged here. ConfigurationError for an unusable URL.
@@ -82,10 +82,10 @@ def make_engine(url: str) -> Engine:
         engine = sa.create_engine(parsed, json_serializer=_dumps)
         event.listen(engine, "connect", _sqlite_on_connect)
         return engine
-    # Up to 50 connections per process: requests run in up to `threads` worker threads, the
-    # anchoring workers and the dispatcher take their own (PostgreSQL allows 100 by default).
-    return sa.create_engine(parsed, json_serializer=_dumps, pool_pre_ping=True, pool_size=10,
-                            max_overflow=40, pool_timeout=30)
+    # At most 20 connections per engine by default: PostgreSQL allows 100 in all, shared by every
+    # process of every service on it; a request waits for a free connection (pool_timeout).
+    return sa.create_engine(parsed, json_serializer=_dumps, pool_pre_ping=True,
+                            pool_size=pool_size, max_overflow=max_overflow, pool_timeout=30)
 
 
 def _alembic_config() -> Config:

@@ -63,6 +63,7 @@ class ServeProcess:
     home: Path
     env: dict[str, str]
     name: str = "serve"
+    workers: int = 1
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     token: str = ""
@@ -82,7 +83,7 @@ class ServeProcess:
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "govchain", "--home", str(self.home), "serve",
-                 "--port", str(self.port)],
+                 "--port", str(self.port), "--workers", str(self.workers)],
                 env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -130,17 +131,29 @@ class ServeProcess:
         return self.process is not None and self.process.poll() is None
 
     def peak_rss_mb(self) -> float:
+        """Peak resident memory, summed over the server and its worker processes."""
         return self._status_kb("VmHWM:") / 1024
 
     def rss_mb(self) -> float:
         return self._status_kb("VmRSS:") / 1024
 
-    def _status_kb(self, key: str) -> float:
+    def _pids(self) -> list[int]:
         assert self.process is not None
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith(key):
-                return float(line.split()[1])
-        return float("nan")
+        pids, i = [self.process.pid], 0
+        while i < len(pids):
+            for task in Path(f"/proc/{pids[i]}/task").glob("*"):
+                children = (task / "children").read_text().split()
+                pids += [int(c) for c in children if int(c) not in pids]
+            i += 1
+        return pids
+
+    def _status_kb(self, key: str) -> float:
+        total = 0.0
+        for pid in self._pids():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith(key):
+                    total += float(line.split()[1])
+        return total
 
     # -- the API, as a clerk --
 
