@@ -19,6 +19,7 @@ kind of change.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -311,10 +312,9 @@ class IndexedLedger:
 
     def catch_up(self) -> None:
         """Brings the index to the node's head now (after a write of this process)."""
-        try:
+        # An unreachable node is for the poller and the direct fallback to deal with.
+        with contextlib.suppress(GovchainError):
             self._refresh()
-        except GovchainError:
-            pass  # the poller and the direct fallback deal with an unreachable node
 
     def _refresh(self) -> None:
         with self._head_lock:

@@ -44,6 +44,9 @@ def test_node_outage_keeps_accepting_and_never_answers_valid_or_invalid(
 
     node.stop()
     outage_started = time.monotonic()
+    # The status index answers for a head it saw at most ≈0.4 s ago (its poller looks every
+    # 50 ms); once that is older, every check must say it cannot tell.
+    time.sleep(1)
     accepted = [before.json()["id"]]
     during = 0
     while time.monotonic() - outage_started < OUTAGE_SECONDS:
