@@ -58,13 +58,15 @@ def leaf_json(pointer: str, salt: str, value: Any) -> bytes:
 
 def canonical_json(value: Any) -> bytes:
     """RFC 8785 (JCS) serialisation: one byte string per JSON value, keys sorted, numbers normalised."""
-    fast = _fast_canonical(value)
-    if fast is not None:
-        return fast
     try:
+        fast = _fast_canonical(value)
+        if fast is not None:
+            return fast
         return rfc8785.dumps(value)
     except rfc8785.CanonicalizationError as err:  # 2**53 and beyond, NaN, lone surrogates...
         raise InputError(f"Kein kanonisierbares JSON (RFC 8785): {err}") from err
+    except RecursionError as err:
+        raise InputError("Zu tief verschachteltes JSON") from err
 
 
 def _utf16_order(key: str) -> bytes:

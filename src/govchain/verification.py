@@ -178,6 +178,9 @@ class _Verifier:
             usecase = self._usecase()
             proof = parse_proof(self.doc)
             target = recompute_target_hash(self.doc)
+        except RecursionError:
+            self._set("integrity", False, "Das Dokument ist zu tief verschachtelt")
+            return self._unverifiable_or(Status.INVALID)
         except InputError as err:
             self._set("integrity", False, f"Das Dokument ist beschädigt oder unvollständig: {err}")
             return self._unverifiable_or(Status.INVALID)
