@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -112,26 +112,33 @@ def copy_json(value: Any) -> Any:
     return value
 
 
-def iter_leaves(value: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
-    """Yields (JSON Pointer, value) for every scalar and every empty list or object.
+def iter_leaves(value: Any, pointer: str = "") -> list[tuple[str, Any]]:
+    """(JSON Pointer, value) of every scalar and every empty list or object, in document order.
 
     A None inside a list is where a hidden list element stood; it is skipped (a real null value
     inside a list is not allowed by any use case schema).
     """
+    out: list[tuple[str, Any]] = []
+    _leaves(value, pointer, out)
+    return out
+
+
+def _leaves(value: Any, pointer: str, out: list[tuple[str, Any]]) -> None:
     if isinstance(value, dict):
         if not value:
-            yield pointer, value
+            out.append((pointer, value))
         for key, child in value.items():
-            yield from iter_leaves(child, f"{pointer}/{escape_token(key)}")
+            if "~" in key or "/" in key:
+                key = escape_token(key)
+            _leaves(child, f"{pointer}/{key}", out)
     elif isinstance(value, list):
         if not value:
-            yield pointer, value
+            out.append((pointer, value))
         for i, child in enumerate(value):
-            if child is None:
-                continue
-            yield from iter_leaves(child, f"{pointer}/{i}")
+            if child is not None:
+                _leaves(child, f"{pointer}/{i}", out)
     else:
-        yield pointer, value
+        out.append((pointer, value))
 
 
 def field_hash(pointer: str, salt: str, value: Any) -> Hash32:
@@ -143,10 +150,13 @@ def envelope_of(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def target_hash_of(envelope: Mapping[str, Any], field_hashes: Sequence[bytes]) -> Hash32:
-    return keccak(canonical_json({
-        "envelope": to_hex(keccak(canonical_json(envelope))),
-        "fields": sorted(to_hex(h) for h in field_hashes),
-    }))
+    """keccak of the RFC 8785 JSON {"envelope": hex(keccak(JCS(envelope))), "fields": [hex of
+    each field hash, sorted]}; the outer JSON is written directly (hex strings need no escaping,
+    and 32-byte values sort as their hex does)."""
+    envelope_hex = keccak(canonical_json(envelope)).hex()
+    fields = ",".join(f'"0x{h.hex()}"' for h in sorted(field_hashes))
+    body = f'{{"envelope":"0x{envelope_hex}","fields":[{fields}]}}'
+    return keccak(body.encode("ascii"))
 
 
 # -- issuing ----------------------------------------------------------------------------------
@@ -198,10 +208,13 @@ class SaltedDocument:
 
 
 def salt_document(document: dict[str, Any]) -> SaltedDocument:
+    leaves = iter_leaves(document["credentialSubject"])
+    width = 2 * SALT_BYTES
+    pool = secrets.token_hex(SALT_BYTES * len(leaves))  # one draw from the CSPRNG per document
     salts: dict[str, str] = {}
     hashes: list[Hash32] = []
-    for pointer, value in iter_leaves(document["credentialSubject"]):
-        salt = secrets.token_hex(SALT_BYTES)
+    for i, (pointer, value) in enumerate(leaves):
+        salt = pool[i * width:(i + 1) * width]
         salts[pointer] = salt
         hashes.append(field_hash(pointer, salt, value))
     return SaltedDocument(document, salts, target_hash_of(envelope_of(document), hashes))

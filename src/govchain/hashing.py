@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import json.encoder
 from typing import Any, Final, NewType
 
@@ -59,6 +60,11 @@ def leaf_json(pointer: str, salt: str, value: Any) -> bytes:
 def canonical_json(value: Any) -> bytes:
     """RFC 8785 (JCS) serialisation: one byte string per JSON value, keys sorted, numbers normalised."""
     try:
+        if _plain(value):
+            try:
+                return _PLAIN_ENCODER.encode(value).encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: rfc8785 refuses it below
+                pass
         fast = _fast_canonical(value)
         if fast is not None:
             return fast
@@ -67,6 +73,28 @@ def canonical_json(value: Any) -> bytes:
         raise InputError(f"Kein kanonisierbares JSON (RFC 8785): {err}") from err
     except RecursionError as err:
         raise InputError("Zu tief verschachteltes JSON") from err
+
+
+# For JSON of strings, booleans, null, safe integers and ASCII keys, the json module's C encoder
+# writes exactly the JCS bytes: the same string escapes as _scalar_json, and ASCII keys sort the
+# same by code point as by UTF-16 code unit. _plain checks that a value is of that kind.
+_PLAIN_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, sort_keys=True,
+                                         separators=(",", ":"), check_circular=False,
+                                         allow_nan=False)
+
+
+def _plain(value: Any) -> bool:
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is dict:
+        for key, child in value.items():
+            if type(key) is not str or not key.isascii() or not _plain(child):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(_plain(child) for child in value)
+    return kind is int and -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT
 
 
 def _utf16_order(key: str) -> bytes:

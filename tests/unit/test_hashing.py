@@ -74,3 +74,29 @@ def test_keccak_matches_the_ethereum_reference(data: bytes) -> None:
 
 def test_keccak_known_value() -> None:
     assert keccak(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+
+
+ascii_keyed = st.recursive(
+    scalars, lambda c: st.lists(c, max_size=4)
+    | st.dictionaries(st.text(st.characters(max_codepoint=127)), c, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=400)
+@given(value=ascii_keyed)
+def test_canonical_json_of_ascii_keys_is_rfc8785(value: Any) -> None:
+    # ASCII keys take the json module's C encoder (after the check that nothing else is in)
+    assert _outcome(canonical_json, value) == _outcome(rfc8785.dumps, value)
+
+
+@given(envelope=st.dictionaries(st.text(), st.text(), max_size=4),
+       hashes=st.lists(st.binary(min_size=32, max_size=32), max_size=30))
+def test_target_hash_is_keccak_of_the_jcs_it_describes(envelope: dict[str, str],
+                                                       hashes: list[bytes]) -> None:
+    from govchain.documents import target_hash_of
+    from govchain.hashing import to_hex
+
+    expected = reference_keccak(rfc8785.dumps({
+        "envelope": to_hex(reference_keccak(rfc8785.dumps(envelope))),
+        "fields": sorted(to_hex(h) for h in hashes)}))
+    assert target_hash_of(envelope, hashes) == expected
