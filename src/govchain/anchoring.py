@@ -50,6 +50,7 @@ from govchain.timefmt import from_unix, now
 log = logging.getLogger(__name__)
 
 REBROADCAST_EVERY = 5.0  # seconds between sends of the same signed transaction while unmined
+WATCH_INTERVAL = 0.1  # seconds between looks at waited-for documents another instance anchors
 
 
 @dataclass(frozen=True)
@@ -377,7 +378,10 @@ class Anchoring:
         self._last_error_at: float | None = None
         self._batches = 0
         self._documents = 0
-        self._generation = 0  # batches finished (or failed) by this process
+        self._waiting: dict[str, int] = {}  # document id → requests waiting for it
+        self._finished: set[str] = set()  # waited-for documents seen anchored or failed
+        self._watch = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     # -- life cycle --
 
@@ -389,6 +393,7 @@ class Anchoring:
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()
+        self._watch.set()
         with self._mutex:
             workers = list(self._workers.values())
         for w in workers:
@@ -397,6 +402,8 @@ class Anchoring:
             self._dispatcher.join(timeout)
         for w in workers:
             w.thread.join(timeout)
+        if self._watcher is not None:
+            self._watcher.join(timeout)
 
     # -- what requests use --
 
@@ -410,23 +417,61 @@ class Anchoring:
             self._wake.set()
 
     def wait(self, document_ids: Sequence[str], timeout: float) -> bool:
-        """True once every document is anchored or failed, False if `timeout` passed first."""
-        self.notify()
+        """True once every document is anchored or failed, False if `timeout` passed first.
+
+        One watcher thread looks up the documents of all waiting requests together: at once when
+        a worker of this process finished a batch, else every WATCH_INTERVAL (a batch of another
+        instance)."""
+        ids = list(document_ids)
+        if not ids:
+            return True
         deadline = time.monotonic() + timeout
-        while True:
-            seen = self._generation
-            with UnitOfWork(self._engine) as uow:
-                states = uow.documents.states_of(list(document_ids))
-            if all(states.get(i) in ("anchored", "failed") for i in document_ids):
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
+        with self._done:
+            for i in ids:
+                self._waiting[i] = self._waiting.get(i, 0) + 1
+            self._ensure_watcher()
+            self._watch.set()
+        try:
             with self._done:
-                # Woken by this process's workers after each batch; another instance's batch
-                # shows within the nap.
-                if self._generation == seen:
-                    self._done.wait(min(left, 0.5))
+                while not all(i in self._finished for i in ids):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._done.wait(left)
+                return True
+        finally:
+            with self._done:
+                for i in ids:
+                    self._waiting[i] -= 1
+                    if not self._waiting[i]:
+                        del self._waiting[i]
+                        self._finished.discard(i)
+
+    def _ensure_watcher(self) -> None:
+        if self._watcher is None or not self._watcher.is_alive():
+            self._watcher = threading.Thread(target=self._watch_loop, name="anchoring-watcher",
+                                             daemon=True)
+            self._watcher.start()
+
+    def _watch_loop(self) -> None:
+        while not self._stop.is_set():
+            self._watch.wait(WATCH_INTERVAL)
+            self._watch.clear()
+            with self._done:
+                open_ = [i for i in self._waiting if i not in self._finished]
+            if not open_:
+                continue
+            try:
+                with UnitOfWork(self._engine) as uow:
+                    states = uow.documents.states_of(open_)
+            except Exception as err:  # the database may be down: the waiters time out
+                self._note_error(err)
+                continue
+            done = {i for i, state in states.items() if state in ("anchored", "failed")}
+            if done:
+                with self._done:
+                    self._finished |= done & set(self._waiting)
+                    self._done.notify_all()
 
     def status(self) -> AnchoringStatus:
         with self._mutex:
@@ -497,7 +542,9 @@ class Anchoring:
             else:
                 idle_since = time.monotonic()
                 if progressed > 0:
-                    self._sleep(wake, progressed)
+                    # The batch window (or a sent batch) runs its time: new documents only
+                    # join it, so their notify() need not wake the worker.
+                    self._stop.wait(progressed)
 
     def _step(self, account: str) -> float | None:
         """One move: returns None when idle, seconds to pause, or 0 to go on at once."""
@@ -525,9 +572,7 @@ class Anchoring:
             self._signal()
 
     def _signal(self) -> None:
-        with self._done:
-            self._generation += 1
-            self._done.notify_all()
+        self._watch.set()  # a batch finished: the watcher looks at the waiting documents now
 
     def _sleep(self, wake: threading.Event, seconds: float) -> None:
         wake.wait(seconds)

@@ -260,10 +260,10 @@ def issue(ctx: Context, ags: str, usecase: str, subject_file: Path, valid_from: 
     from govchain.cli_service import anchor_and_read, records
 
     with records(ctx, "document.issue") as (uow, audit):
-        (salted,) = services.accept_documents(ctx, uow, ags, usecase, [req])
-        doc_id = str(salted.document["id"])
-        audit(doc_id)
-    (doc,) = anchor_and_read(ctx, str(salted.document["issuer"]["account"]), [doc_id])
+        (record,) = services.accept_documents(ctx, uow, ags, usecase, [req])
+        audit(record.id)
+    (doc,) = anchor_and_read(ctx, str(record.account), [record.id])
+    doc_id = record.id
     write_json(out, doc)
     click.echo(f"{doc_id} ausgestellt → {out}")
 

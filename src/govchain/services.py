@@ -279,7 +279,7 @@ def salt_documents(ctx: Context, ags: str, usecase: UseCase, requests: Sequence[
 
 def accept_documents(ctx: Context, uow: UnitOfWork, ags: str, usecase_id: str,
                      requests: Sequence[IssueRequest], account: str | None = None, *,
-                     created_by: int | None = None) -> list[SaltedDocument]:
+                     created_by: int | None = None) -> list[DocumentRecord]:
     """Validates every request and stores the documents as pending (the caller commits); the
     anchoring worker (govchain.anchoring) anchors them in its next batch.
 
@@ -288,11 +288,11 @@ def accept_documents(ctx: Context, uow: UnitOfWork, ags: str, usecase_id: str,
     usecase = ctx.usecases.get(usecase_id)
     _validate_all(usecase, requests)
     salted = salt_documents(ctx, ags, usecase, requests, account)
-    uow.documents.add_pending_many([(s, r.landlord_code) for s, r in zip(salted, requests,
-                                                                          strict=True)],
-                                   created_by=created_by)
-    uow.status_events.add_many([s.document["id"] for s in salted], "issued", actor=created_by)
-    return salted
+    records = uow.documents.add_pending_many(
+        [(s, r.landlord_code) for s, r in zip(salted, requests, strict=True)],
+        created_by=created_by)
+    uow.status_events.add_many([r.id for r in records], "issued", actor=created_by)
+    return records
 
 
 def issue_documents(ctx: Context, ags: str, usecase_id: str, requests: Sequence[IssueRequest],
@@ -541,9 +541,7 @@ def issue_for(ctx: Context, uow: UnitOfWork, actor: Actor, usecase_id: str,
             subject = _with_value(subject, usecase.code_pointer, code)
     req = IssueRequest(subject=subject, valid_from=valid_from, valid_until=valid_until,
                        landlord_code=code)
-    (salted,) = accept_documents(ctx, uow, ags, usecase_id, [req], created_by=actor.user_id)
-    record = uow.documents.get(salted.document["id"])
-    assert record is not None
+    (record,) = accept_documents(ctx, uow, ags, usecase_id, [req], created_by=actor.user_id)
     return Issued(record, code)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import stat
 from collections.abc import Iterator
@@ -275,9 +276,9 @@ def test_role_checks_refuse_other_roles_in_german(client: TestClient) -> None:
     with UnitOfWork(engine_of(client)) as uow:
         clerk = uow.users.by_id(add_user(client, "sb.rollen"))
     assert isinstance(clerk, UserRecord)
-    assert get_current_clerk(clerk) is clerk
+    assert asyncio.run(get_current_clerk(clerk)) is clerk
     with pytest.raises(HTTPException) as refused:
-        get_current_registrar(clerk)
+        asyncio.run(get_current_registrar(clerk))
     assert refused.value.status_code == 403 and "Nur für" in refused.value.detail
 
 

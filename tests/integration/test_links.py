@@ -40,13 +40,14 @@ def issue_dog(ctx: Context, engine: sa.Engine) -> dict:  # type: ignore[type-arg
     example = ctx.usecases.get("gefaehrlicher-hund").examples[0]
     start = datetime.now(UTC) - timedelta(days=1)
     with UnitOfWork(engine) as uow:
-        (salted,) = services.accept_documents(
+        (pending,) = services.accept_documents(
             ctx, uow, AACHEN, "gefaehrlicher-hund",
             [services.IssueRequest(example["subject"], start, start + timedelta(days=365))])
         uow.commit()
-    assert anchor_now(ctx, engine, salted.document["issuer"]["account"]) == 1
+    assert pending.account is not None
+    assert anchor_now(ctx, engine, pending.account) == 1
     with UnitOfWork(engine) as uow:
-        record = uow.documents.get(salted.document["id"])
+        record = uow.documents.get(pending.id)
         assert record is not None and record.document is not None
         return record.document
 

@@ -24,27 +24,34 @@ TOKEN_URL = "/api/v1/auth/token"
 API_KEY_HEADER = "X-API-Key"
 
 
-def get_app_settings(request: Request) -> Settings:
+# The dependencies that only read app state are coroutines: FastAPI runs a plain function
+# dependency in its thread pool, a hop that costs more than the whole of a verification.
+
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_context(request: Request) -> Context:
+async def get_context(request: Request) -> Context:
     ctx: Context = request.app.state.context
     return ctx
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_token_key(request: Request) -> bytes:
+def token_key_of(request: Request) -> bytes:
     key: bytes = request.app.state.token_key
     return key
 
 
-def get_anchoring(request: Request) -> Anchoring:
+async def get_token_key(request: Request) -> bytes:
+    return token_key_of(request)
+
+
+async def get_anchoring(request: Request) -> Anchoring:
     anchoring: Anchoring = request.app.state.anchoring
     return anchoring
 
@@ -95,13 +102,13 @@ def get_current_user(token: Annotated[str | None, Depends(_bearer)], key: TokenK
 CurrentUser = Annotated[UserRecord, Depends(get_current_user)]
 
 
-def get_current_registrar(user: CurrentUser) -> UserRecord:
+async def get_current_registrar(user: CurrentUser) -> UserRecord:
     if user.role != "registrar":
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Nur für die Registrierungsstelle")
     return user
 
 
-def get_current_clerk(user: CurrentUser) -> UserRecord:
+async def get_current_clerk(user: CurrentUser) -> UserRecord:
     if user.role != "clerk":
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             "Nur für Sachbearbeiterinnen und Sachbearbeiter einer Kommune")
@@ -112,10 +119,14 @@ CurrentRegistrar = Annotated[UserRecord, Depends(get_current_registrar)]
 CurrentClerk = Annotated[UserRecord, Depends(get_current_clerk)]
 
 
-def get_current_actor(user: CurrentUser) -> Actor:
+def actor_of(user: UserRecord) -> Actor:
     """The logged-in user as the service layer sees them; the service decides what each role may."""
     return Actor(user_id=user.id, username=user.username, role=user.role,
                  ags=user.municipality_ags)
+
+
+async def get_current_actor(user: CurrentUser) -> Actor:
+    return actor_of(user)
 
 
 CurrentActor = Annotated[Actor, Depends(get_current_actor)]
@@ -183,7 +194,7 @@ async def limit_public(request: Request, key: Annotated[str | None, Security(_ap
 RateLimitedApiKey = Annotated[ApiKeyRecord | None, Depends(limit_public)]
 
 
-def get_login_throttle(request: Request) -> LoginThrottle:
+async def get_login_throttle(request: Request) -> LoginThrottle:
     throttle: LoginThrottle = request.app.state.login_throttle
     return throttle
 

@@ -12,6 +12,7 @@ ciphertexts, subjects and documents, landlord codes), so logging a record leaks 
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -455,6 +456,9 @@ def _pending_row(salted: SaltedDocument, created_by: int | None, landlord_code: 
     }
 
 
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(DocumentRecord) if f.name != "salted")
+
+
 class QueuedDocument(NamedTuple):
     """What the anchoring worker needs of a waiting document to build its batch."""
 
@@ -480,16 +484,20 @@ class DocumentRepository(_Repository):
         return _document(row)
 
     def add_pending_many(self, items: Sequence[tuple[SaltedDocument, str | None]], *,
-                         created_by: int | None, at: datetime | None = None) -> None:
-        """add_pending for many (salted document, landlord code) at once, in one statement."""
+                         created_by: int | None, at: datetime | None = None
+                         ) -> builtins.list[DocumentRecord]:
+        """add_pending for many (salted document, landlord code) at once, in one statement;
+        returns the records as stored (no second read)."""
         if not items:
-            return
+            return []
         at = at or now()
         rows = [_pending_row(salted, created_by, code, at) for salted, code in items]
         try:
             self._session.execute(sa.insert(Document), rows)
         except IntegrityError as err:
             raise _conflict(err) from err
+        return [DocumentRecord(**{k: row[k] for k in _RECORD_FIELDS}, salted=salted)
+                for row, (salted, _) in zip(rows, items, strict=True)]
 
     def _row(self, document_id: str) -> Document:
         row = self._session.get(Document, document_id)

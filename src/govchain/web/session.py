@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Response
 from starlette.datastructures import FormData
 
-from govchain.api.deps import get_current_actor, get_current_user, get_token_key, get_uow
+from govchain.api.deps import actor_of, get_current_user, get_uow, token_key_of
 from govchain.db import UnitOfWork
 from govchain.services import Actor
 from govchain.settings import Settings
@@ -61,7 +61,7 @@ def _csrf_key(token_key: bytes) -> bytes:
 
 
 def csrf_token(request: Request) -> str:
-    key = _csrf_key(get_token_key(request))
+    key = _csrf_key(token_key_of(request))
     session = getattr(request.state, "session_token", None) or request.cookies.get(
         SESSION_COOKIE, "")
     message = f"{csrf_seed(request)}|{session}".encode()
@@ -88,10 +88,10 @@ def optional_actor(request: Request, uow: Annotated[UnitOfWork, Depends(get_uow)
     if not token:
         return None
     try:
-        user = get_current_user(token, get_token_key(request), uow)
+        user = get_current_user(token, token_key_of(request), uow)
     except HTTPException:
         return None
-    actor = get_current_actor(user)
+    actor = actor_of(user)
     request.state.actor = actor
     return actor
 
@@ -99,7 +99,7 @@ def optional_actor(request: Request, uow: Annotated[UnitOfWork, Depends(get_uow)
 OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
 
 
-def required_actor(actor: OptionalActor) -> Actor:
+async def required_actor(actor: OptionalActor) -> Actor:
     if actor is None:
         raise LoginRequired
     return actor
@@ -109,7 +109,7 @@ WebActor = Annotated[Actor, Depends(required_actor)]
 
 
 def _role(*roles: str) -> object:
-    def check(actor: WebActor) -> Actor:
+    async def check(actor: WebActor) -> Actor:
         if actor.role not in roles:
             raise HTTPException(403, "forbidden")
         return actor

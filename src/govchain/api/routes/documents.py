@@ -68,15 +68,17 @@ def issue(body: IssueIn, request: Request, response: Response, ctx: ContextDep, 
     uow.commit()
     anchoring.notify(record.account)
     landlord = actor.role == "landlord"
-    if wait or landlord:
-        anchoring.wait([record.id], settings.anchor_wait_seconds)
     link = None
-    with UnitOfWork(engine) as fresh:
-        record = services.get_document_for(fresh, actor, record.id)
-        if landlord and record.state == "anchored":
-            link = services.create_link_for(fresh, actor, record.id, base_url=settings.base_url)
-            audit(fresh, request, actor.user_id, "link.create", link.id, {"document": record.id})
-            fresh.commit()
+    if wait or landlord:  # else the stored record is the answer: pending
+        anchoring.wait([record.id], settings.anchor_wait_seconds)
+        with UnitOfWork(engine) as fresh:
+            record = services.get_document_for(fresh, actor, record.id)
+            if landlord and record.state == "anchored":
+                link = services.create_link_for(fresh, actor, record.id,
+                                                base_url=settings.base_url)
+                audit(fresh, request, actor.user_id, "link.create", link.id,
+                      {"document": record.id})
+                fresh.commit()
     if record.state == "anchored":
         response.status_code = status.HTTP_201_CREATED
     out = IssuedOut(id=record.id, status=record.state, document=record.document)
