@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from govchain.context import Context
 from govchain.db import BatchRecord, QueuedDocument, UnitOfWork
-from govchain.documents import AnchorRef, SaltedDocument, finish_document, make_batch
+from govchain.documents import SaltedDocument
 from govchain.errors import GovchainError, LedgerError, LedgerUnavailableError
 from govchain.hashing import Hash32, from_hex32, to_hex
 from govchain.merkle import MerkleTree
@@ -253,32 +253,27 @@ class AnchorSteps:
 
     def _finish(self, batch: BatchRecord, tx_hash: str, block: int, timestamp: int
                 ) -> BatchOutcome:
-        deployment = self.ctx.deployment
-        anchor = AnchorRef(deployment.chain_id, deployment.document_registry,
-                           tx_hash, block, timestamp)
+        """Records the anchor: the batch keeps its Merkle tree, its documents are marked
+        anchored in one statement (their proofs are read from the tree)."""
         with UnitOfWork(self.engine) as uow:
-            salted = uow.documents.salted_of_batch(batch.id)
-            items = sorted(salted, key=lambda pair: pair[1].target_hash)
-            issued = make_batch([s for _, s in items])
-            if to_hex(issued.root) != batch.merkle_root:
-                # Only documents already finished by another path are missing: nothing to write.
-                if not items:
-                    uow.batches.mark_anchored(batch.id, tx_hash=tx_hash or batch.merkle_root,
-                                              block=block, at=from_unix(timestamp))
-                    uow.commit()
-                    return BatchOutcome(batch.id)
-                raise LedgerError(f"Anker-Stapel {batch.id}: die gespeicherten Dokumente ergeben "
-                                  f"nicht die Wurzel {batch.merkle_root}")
-            docs = [(doc_id, finish_document(issued, i, anchor))
-                    for i, (doc_id, _) in enumerate(items)]
+            hashes = sorted(uow.documents.target_hashes_of_batch(batch.id))
             tx = tx_hash or batch.tx_hash or batch.merkle_root
             at = from_unix(timestamp)
-            uow.documents.mark_anchored_many(docs, merkle_root=batch.merkle_root, tx_hash=tx,
-                                             block=block, at=at)
-            uow.status_events.add_many([d for d, _ in docs], "anchored", tx_hash=tx)
-            uow.batches.mark_anchored(batch.id, tx_hash=tx, block=block, at=at)
+            if not hashes:  # finished by another path already: nothing to write
+                uow.batches.mark_anchored(batch.id, tx_hash=tx, block=block, at=at)
+                uow.commit()
+                return BatchOutcome(batch.id)
+            tree = MerkleTree([from_hex32(h) for h in hashes])
+            if to_hex(tree.root) != batch.merkle_root:
+                raise LedgerError(f"Anker-Stapel {batch.id}: die gespeicherten Dokumente ergeben "
+                                  f"nicht die Wurzel {batch.merkle_root}")
+            uow.status_events.add_for_batch(batch.id, "anchored", tx_hash=tx)
+            anchored = uow.documents.mark_batch_anchored(
+                batch.id, merkle_root=batch.merkle_root, tx_hash=tx, block=block, at=at)
+            uow.batches.mark_anchored(batch.id, tx_hash=tx, block=block, at=at,
+                                      tree=tree.to_bytes())
             uow.commit()
-        return BatchOutcome(batch.id, anchored=len(docs))
+        return BatchOutcome(batch.id, anchored=anchored)
 
     def _fail(self, batch: BatchRecord, error: str) -> BatchOutcome:
         with UnitOfWork(self.engine) as uow:
@@ -302,10 +297,10 @@ def _tree(members: Sequence[QueuedDocument]) -> tuple[MerkleTree, list[QueuedDoc
 def _ags_of_batch(engine: Engine, batch_id: int) -> str:
     """The municipality (AGS) of a batch's documents."""
     with UnitOfWork(engine) as uow:
-        pairs = uow.documents.salted_of_batch(batch_id)
-        if not pairs:
+        ags = uow.documents.ags_of_batch(batch_id)
+        if ags is None:
             raise LedgerError(f"Anker-Stapel {batch_id} hat keine wartenden Dokumente")
-        return str(pairs[0][1].document["issuer"]["ags"])
+        return ags
 
 
 def anchor_now(ctx: Context, engine: Engine, account: str,

@@ -238,15 +238,20 @@ def make_batch(documents: Sequence[SaltedDocument]) -> Batch:
 
 def finish_document(batch: Batch, index: int, anchor: AnchorRef) -> dict[str, Any]:
     """The issued document: the salted document plus its Merkle path and the anchor."""
-    item = batch.items[index]
+    return issued_document(batch.items[index], batch.root, batch.tree.proof(index), anchor)
+
+
+def issued_document(item: SaltedDocument, root: bytes, path: Sequence[bytes], anchor: AnchorRef
+                    ) -> dict[str, Any]:
+    """The salted document with its proof: targetHash, Merkle root and path, salts, anchor."""
     doc: dict[str, Any] = copy_json(item.document)
     doc["proof"] = {
         "type": PROOF_TYPE,
         "canonicalization": "RFC8785",
         "hash": "keccak256",
         "targetHash": to_hex(item.target_hash),
-        "merkleRoot": to_hex(batch.root),
-        "path": [to_hex(p) for p in batch.tree.proof(index)],
+        "merkleRoot": to_hex(root),
+        "path": [to_hex(p) for p in path],
         "salts": dict(item.salts),
         "hidden": [],
         "anchor": anchor.to_json(),

@@ -52,6 +52,7 @@ from govchain.errors import (
     StorageError,
 )
 from govchain.hashing import to_hex
+from govchain.merkle import MerkleTree
 from govchain.testing.databases import fresh_database
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
@@ -143,7 +144,7 @@ def test_upgrade_from_empty_brings_schema_to_head(fresh_engine: Engine) -> None:
         check_schema(fresh_engine)
     assert current_revision(fresh_engine) is None
     upgrade(fresh_engine)
-    assert current_revision(fresh_engine) == head_revision() == "0002"
+    assert current_revision(fresh_engine) == head_revision() == "0003"
     check_schema(fresh_engine)
     upgrade(fresh_engine)  # a second start changes nothing
     check_schema(fresh_engine)
@@ -567,3 +568,84 @@ def test_verification_log(engine: Engine) -> None:
         items, total = uow.verification_log.list(api_key_id=api_key.id)
     assert total == 2
     assert [(e.link_id, e.result) for e in items] == [("l-1", "revoked"), (None, "valid")]
+
+
+# -- batches anchored in one statement --------------------------------------------------------
+
+def _anchor_batch(engine: Engine, docs: list[SaltedDocument]) -> tuple[int, MerkleTree]:
+    ordered = sorted(docs, key=lambda d: d.target_hash)
+    tree = MerkleTree([d.target_hash for d in ordered])
+    with UnitOfWork(engine) as uow:
+        uow.documents.add_pending_many([(d, None) for d in docs], created_by=None, at=T0)
+        batch = uow.batches.add(account="0x" + "11" * 20, usecase="gefaehrlicher-hund",
+                                merkle_root=tree.root, size=len(docs))
+        uow.documents.assign_batch([d.document["id"] for d in docs], batch.id)
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        uow.status_events.add_for_batch(batch.id, "anchored", tx_hash=BATCH_ANCHOR.transaction_hash)
+        marked = uow.documents.mark_batch_anchored(
+            batch.id, merkle_root=tree.root, tx_hash=BATCH_ANCHOR.transaction_hash,
+            block=BATCH_ANCHOR.block, at=T0)
+        uow.batches.mark_anchored(batch.id, tx_hash=BATCH_ANCHOR.transaction_hash,
+                                  block=BATCH_ANCHOR.block, at=T0, tree=tree.to_bytes())
+        uow.commit()
+    assert marked == len(docs)
+    return batch.id, tree
+
+
+# The anchor as the worker records it: the document registry the documents name, block time.
+BATCH_ANCHOR = AnchorRef(chain_id=1337, contract="0x" + "22" * 20,
+                         transaction_hash="0x" + "cd" * 32, block=43, timestamp=int(T0.timestamp()))
+
+
+def test_batch_is_anchored_in_one_statement_and_proofs_come_from_its_tree(engine: Engine) -> None:
+    ags = new_ags()
+    docs = [salted(ags, subject={"halter": {"name": f"Name {i}"}}) for i in range(7)]
+    batch_id, tree = _anchor_batch(engine, docs)
+    ordered = sorted(docs, key=lambda d: d.target_hash)
+    expected = make_batch(ordered)
+    with UnitOfWork(engine) as uow:
+        for i, d in enumerate(ordered):
+            record = uow.documents.get(d.document["id"])
+            assert record is not None and record.state == "anchored"
+            # exactly what writing each document with its proof gave before
+            assert record.document == finish_document(expected, i, BATCH_ANCHOR)
+            assert record.merkle_root == to_hex(tree.root) and record.batch_id == batch_id
+            assert [e.action for e in uow.status_events.for_document(record.id)] == ["anchored"]
+        listed = uow.documents.by_merkle_root(tree.root)
+        assert sorted(r.id for r in listed) == sorted(d.document["id"] for d in docs)
+        assert all(r.document is not None for r in listed)
+    with engine.connect() as conn:  # stored once in the batch, not once per document
+        stored = conn.execute(sa.text("SELECT count(*) FROM documents WHERE batch_id = :b "
+                                      "AND document IS NULL AND salted IS NOT NULL"),
+                              {"b": batch_id}).scalar()
+        assert stored == len(docs)
+
+
+def test_an_anchored_document_needs_its_issued_form_or_a_batch(engine: Engine) -> None:
+    s = salted(new_ags())
+    with UnitOfWork(engine) as uow:
+        uow.documents.add_pending(s, created_by=None, at=T0)
+        uow.commit()
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.text(
+            "UPDATE documents SET state = 'anchored', merkle_root = :h, anchor_tx = :h, "
+            "anchor_block = 1, anchored_at = :t WHERE id = :id"),
+            {"h": "0x" + "ef" * 32, "t": T0, "id": s.document["id"]})
+
+
+def test_upgrade_to_batch_trees_keeps_documents_anchored_before(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine, "0002")
+    s = salted(new_ags())
+    batch = make_batch([s, salted(new_ags())])
+    issued = finish_document(batch, 0, ANCHOR)
+    with UnitOfWork(fresh_engine) as uow:
+        uow.documents.add_pending(s, created_by=None, at=T0)
+        uow.documents.mark_anchored(s.document["id"], document=issued, merkle_root=batch.root,
+                                    tx_hash=ANCHOR.transaction_hash, block=ANCHOR.block, at=T0)
+        uow.commit()
+    upgrade(fresh_engine)
+    assert current_revision(fresh_engine) == "0003"
+    with UnitOfWork(fresh_engine) as uow:
+        record = uow.documents.get(s.document["id"])
+    assert record is not None and record.document == issued and record.salted is None

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from govchain.merkle import MerkleTree, hash_pair, leaf_of, process_proof, root_of
+from govchain.merkle import MerkleTree, StoredTree, hash_pair, leaf_of, process_proof, root_of
 
 
 def targets(n: int) -> list[bytes]:
@@ -67,3 +67,28 @@ def test_property_any_leaf_proves(ts: list[bytes], data: st.DataObject) -> None:
     tree = MerkleTree(ts)
     i = data.draw(st.integers(0, len(ts) - 1))
     assert process_proof(leaf_of(ts[i]), tree.proof(i)) == tree.root
+
+
+@given(n=st.integers(min_value=1, max_value=300))
+def test_stored_tree_gives_the_same_root_and_proofs(n: int) -> None:
+    ts = sorted(targets(n))
+    tree = MerkleTree(ts)
+    stored = StoredTree(tree.to_bytes())
+    assert stored.root == tree.root and len(stored) == n
+    for i, t in enumerate(ts):
+        assert stored.index_of(t) == i
+        assert stored.proof(i) == tree.proof(i)
+
+
+def test_stored_tree_refuses_what_it_does_not_hold() -> None:
+    ts = targets(5)
+    data = MerkleTree(ts).to_bytes()
+    stored = StoredTree(data)
+    with pytest.raises(ValueError, match="not a leaf"):
+        stored.index_of(os.urandom(32))
+    with pytest.raises(ValueError, match="not a leaf"):
+        stored.index_of(stored.root)  # an inner node is no document
+    with pytest.raises(ValueError, match="wrong length"):
+        StoredTree(data[:-1])
+    with pytest.raises(IndexError):
+        stored.proof(5)

@@ -122,25 +122,31 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None]
 
 
+# An anchored document is either stored whole (document) or as its salted form in a batch whose
+# stored tree gives the proof (the group-commit worker's way: one UPDATE per batch).
+ANCHOR_COMPLETE = (
+    "(state = 'anchored' AND merkle_root IS NOT NULL AND anchor_tx IS NOT NULL"
+    " AND anchor_block IS NOT NULL AND anchored_at IS NOT NULL"
+    " AND (document IS NOT NULL OR (salted IS NOT NULL AND batch_id IS NOT NULL)))"
+    " OR (state <> 'anchored' AND salted IS NOT NULL AND document IS NULL"
+    " AND merkle_root IS NULL)"
+)
+
+
 class Document(Base):
     """A document the municipality issued or is issuing: the only table with personal data.
 
     While pending, ``salted`` holds what the anchoring worker needs (unsigned document, salts,
-    targetHash); once anchored, ``document`` holds the issued document with its proof and
-    ``salted`` is cleared (the proof carries the salts).
+    targetHash). Once anchored by the worker, ``salted`` stays and the proof comes from the
+    batch's stored tree (see ANCHOR_COMPLETE); a document anchored on its own keeps the issued
+    document with its proof in ``document`` and ``salted`` is cleared.
     """
 
     __tablename__ = "documents"
     __table_args__ = (
         sa.CheckConstraint(in_list("state", DOCUMENT_STATES), name="state"),
         sa.CheckConstraint(in_list("ledger_status", LEDGER_STATUSES), name="ledger_status"),
-        sa.CheckConstraint(
-            "(state = 'anchored' AND document IS NOT NULL AND merkle_root IS NOT NULL"
-            " AND anchor_tx IS NOT NULL AND anchor_block IS NOT NULL AND anchored_at IS NOT NULL)"
-            " OR (state <> 'anchored' AND salted IS NOT NULL AND document IS NULL"
-            " AND merkle_root IS NULL)",
-            name="anchor_complete",
-        ),
+        sa.CheckConstraint(ANCHOR_COMPLETE, name="anchor_complete"),
         sa.Index("ix_documents_listing", "ags", "usecase", "state", "created_at"),
         sa.Index("ix_documents_merkle_root", "merkle_root"),
         sa.Index("ix_documents_target_hash", "target_hash"),
@@ -205,6 +211,9 @@ class Batch(Base):
     error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # Once anchored: every node of the batch's Merkle tree (merkle.MerkleTree.to_bytes), from
+    # which each document's proof is read.
+    tree: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
 
 
 class StatusEvent(Base):

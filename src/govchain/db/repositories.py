@@ -14,6 +14,8 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,7 +25,7 @@ from typing import Any, Generic, NamedTuple, Self, TypeVar, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from govchain.db.models import (
     ACTOR_KINDS,
@@ -44,11 +46,13 @@ from govchain.db.models import (
     StatusAction,
     StatusEvent,
     User,
+    UTCDateTime,
     VerificationEntry,
 )
-from govchain.documents import SaltedDocument, iter_leaves
+from govchain.documents import AnchorRef, SaltedDocument, issued_document, iter_leaves
 from govchain.errors import ConflictError, InputError, RecordNotFoundError, StorageError
 from govchain.hashing import from_hex32, to_hex
+from govchain.merkle import StoredTree
 from govchain.timefmt import now
 
 T = TypeVar("T")
@@ -201,16 +205,58 @@ def _salted_from_json(value: Mapping[str, Any]) -> SaltedDocument:
 
 
 def _document(row: Document) -> DocumentRecord:
+    salted = _salted_from_json(row.salted) if row.salted is not None else None
+    document = row.document
+    if document is None and row.state == "anchored" and salted is not None:
+        document = _issued_from_batch(row, salted)
     return DocumentRecord(
         id=row.id, ags=row.ags, usecase=row.usecase, state=cast(DocumentState, row.state),
         ledger_status=cast(LedgerStatus, row.ledger_status), subject=row.subject,
-        document=row.document,
-        salted=_salted_from_json(row.salted) if row.salted is not None else None,
+        document=document, salted=salted,
         target_hash=row.target_hash, merkle_root=row.merkle_root, anchor_tx=row.anchor_tx,
         anchor_block=row.anchor_block, anchored_at=row.anchored_at, created_by=row.created_by,
         created_at=row.created_at, landlord_code=row.landlord_code, valid_from=row.valid_from,
         valid_until=row.valid_until, account=row.account, batch_id=row.batch_id,
     )
+
+
+# Trees of anchored batches never change: kept by Merkle root (unique across databases too).
+_TREES: OrderedDict[str, StoredTree] = OrderedDict()
+_TREES_LOCK = threading.Lock()
+_TREES_KEPT = 256
+
+
+def _stored_tree(session: Session, batch_id: int, merkle_root: str) -> StoredTree:
+    with _TREES_LOCK:
+        tree = _TREES.get(merkle_root)
+        if tree is not None:
+            _TREES.move_to_end(merkle_root)
+            return tree
+    data = session.scalar(sa.select(Batch.tree).where(Batch.id == batch_id))
+    if data is None:
+        raise StorageError(f"Anker-Stapel {batch_id} hat keinen gespeicherten Merkle-Baum")
+    tree = StoredTree(bytes(data))
+    if to_hex(tree.root) != merkle_root:
+        raise StorageError(f"Der Merkle-Baum von Anker-Stapel {batch_id} passt nicht zur Wurzel")
+    with _TREES_LOCK:
+        _TREES[merkle_root] = tree
+        while len(_TREES) > _TREES_KEPT:
+            _TREES.popitem(last=False)
+    return tree
+
+
+def _issued_from_batch(row: Document, salted: SaltedDocument) -> dict[str, Any]:
+    """The issued document of one anchored with its batch: salted form + proof from the tree."""
+    session = object_session(row)
+    if session is None or row.batch_id is None or row.merkle_root is None \
+            or row.anchor_tx is None or row.anchor_block is None or row.anchored_at is None:
+        raise StorageError(f"Dokument {row.id}: verankert, aber ohne Stapel oder Anker")
+    tree = _stored_tree(session, row.batch_id, row.merkle_root)
+    issuer = salted.document["issuer"]
+    anchor = AnchorRef(int(issuer["chainId"]), str(issuer["registry"]), row.anchor_tx,
+                       row.anchor_block, int(row.anchored_at.timestamp()))
+    path = tree.proof(tree.index_of(salted.target_hash))
+    return issued_document(salted, tree.root, path, anchor)
 
 
 def _status_event(row: StatusEvent) -> StatusEventRecord:
@@ -580,21 +626,29 @@ class DocumentRepository(_Repository):
                                   .where(Document.id.in_(chunk), Document.batch_id.is_(None))
                                   .values(batch_id=batch_id))
 
-    def salted_of_batch(self, batch_id: int) -> builtins.list[tuple[str, SaltedDocument]]:
-        query = (sa.select(Document.id, Document.salted)
-                 .where(Document.batch_id == batch_id, Document.state == "pending"))
-        return [(i, _salted_from_json(s)) for i, s in self._session.execute(query)]
+    def ags_of_batch(self, batch_id: int) -> str | None:
+        """The municipality of a batch's waiting documents (one account: one municipality)."""
+        query = sa.select(Document.ags).where(Document.batch_id == batch_id,
+                                              Document.state == "pending").limit(1)
+        return self._session.scalar(query)
 
-    def mark_anchored_many(self, anchored: Sequence[tuple[str, Mapping[str, Any]]], *,
-                           merkle_root: bytes | str, tx_hash: bytes | str, block: int,
-                           at: datetime) -> None:
-        """mark_anchored for the (id, issued document) of one batch, in one statement."""
-        root, tx = _hex32(merkle_root, "merkleRoot"), _hex32(tx_hash, "Transaktion")
-        rows = [{"id": doc_id, "state": "anchored", "document": dict(doc), "salted": None,
-                 "merkle_root": root, "anchor_tx": tx, "anchor_block": block, "anchored_at": at}
-                for doc_id, doc in anchored]
-        if rows:
-            self._session.execute(sa.update(Document), rows)
+    def target_hashes_of_batch(self, batch_id: int) -> builtins.list[str]:
+        """The targetHashes of the batch's documents still waiting for its anchor."""
+        query = sa.select(Document.target_hash).where(Document.batch_id == batch_id,
+                                                      Document.state == "pending")
+        return list(self._session.scalars(query))
+
+    def mark_batch_anchored(self, batch_id: int, *, merkle_root: bytes | str,
+                            tx_hash: bytes | str, block: int, at: datetime) -> int:
+        """Marks the batch's waiting documents anchored, in one statement; each keeps its salted
+        form and its proof is read from the batch's tree (BatchRepository.mark_anchored)."""
+        result = self._session.execute(
+            sa.update(Document)
+            .where(Document.batch_id == batch_id, Document.state == "pending")
+            .values(state="anchored", merkle_root=_hex32(merkle_root, "merkleRoot"),
+                    anchor_tx=_hex32(tx_hash, "Transaktion"), anchor_block=block,
+                    anchored_at=at))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def mark_batch_failed(self, batch_id: int) -> int:
         """The batch's documents could not be anchored; their salts stay for a later attempt."""
@@ -694,6 +748,20 @@ class StatusEventRepository(_Repository):
         if rows:
             self._session.execute(sa.insert(StatusEvent), rows)
 
+    def add_for_batch(self, batch_id: int, action: StatusAction, *,
+                      tx_hash: bytes | str | None = None, at: datetime | None = None) -> None:
+        """The same event for every document of a batch still waiting for its anchor, in one
+        statement (before DocumentRepository.mark_batch_anchored)."""
+        _one_of(action, STATUS_ACTIONS, "Aktion")
+        tx = _hex32(tx_hash, "Transaktion") if tx_hash is not None else None
+        chosen = sa.select(Document.id, sa.literal(action, sa.String()),
+                           sa.cast(sa.null(), sa.Integer()), sa.cast(sa.null(), sa.Integer()),
+                           sa.literal(at or now(), UTCDateTime()),
+                           sa.literal(tx, sa.String()) if tx else sa.cast(sa.null(), sa.String())) \
+            .where(Document.batch_id == batch_id, Document.state == "pending")
+        self._session.execute(sa.insert(StatusEvent).from_select(
+            ["document_id", "action", "reason", "actor", "at", "tx_hash"], chosen))
+
     def for_document(self, document_id: str) -> list[StatusEventRecord]:
         """The document's history, oldest first."""
         query = (sa.select(StatusEvent).where(StatusEvent.document_id == document_id)
@@ -780,11 +848,15 @@ class BatchRepository(_Repository):
         self._flush()
 
     def mark_anchored(self, batch_id: int, *, tx_hash: bytes | str, block: int,
-                      at: datetime) -> None:
+                      at: datetime, tree: bytes | None = None) -> None:
+        """`tree`: every node of the batch's Merkle tree (MerkleTree.to_bytes), where its
+        documents' proofs are read from."""
         row = self._get_row(batch_id)
         row.state, row.anchor_block, row.anchored_at = "anchored", block, at
         row.tx_hash = _hex32(tx_hash, "Transaktion")
         row.raw_tx = None
+        if tree is not None:
+            row.tree = tree
         self._flush()
 
     def mark_failed(self, batch_id: int, error: str) -> None:
