@@ -649,3 +649,25 @@ def test_upgrade_to_batch_trees_keeps_documents_anchored_before(fresh_engine: En
     with UnitOfWork(fresh_engine) as uow:
         record = uow.documents.get(s.document["id"])
     assert record is not None and record.document == issued and record.salted is None
+
+
+def test_many_documents_are_stored_at_once_and_a_duplicate_refuses_them_all(engine: Engine) -> None:
+    from govchain.db.repositories import COPY_FROM
+
+    ags = new_ags()
+    docs = [salted(ags, subject={"halter": {"name": f"Müller {i}"}}) for i in range(COPY_FROM + 5)]
+    with UnitOfWork(engine) as uow:  # PostgreSQL: through COPY
+        records = uow.documents.add_pending_many([(d, None) for d in docs], created_by=None, at=T0)
+        uow.status_events.add_many([r.id for r in records], "issued", at=T0)
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        for d, returned in zip(docs, records, strict=True):
+            stored = uow.documents.get(d.document["id"])
+            assert stored == returned and stored.salted == d and stored.state == "pending"
+            assert stored.subject["halter"]["name"].startswith("Müller")
+            assert [e.action for e in uow.status_events.for_document(stored.id)] == ["issued"]
+    fresh = [salted(ags) for _ in range(COPY_FROM)]
+    with UnitOfWork(engine) as uow, pytest.raises(ConflictError):
+        uow.documents.add_pending_many([(d, None) for d in [*fresh, docs[3]]], created_by=None)
+    with UnitOfWork(engine) as uow:
+        assert all(uow.documents.get(d.document["id"]) is None for d in fresh)

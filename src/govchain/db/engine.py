@@ -38,9 +38,12 @@ def default_database_url(home: Path) -> str:
     return f"sqlite:///{home / DATABASE_FILENAME}"
 
 
-def _dumps(value: Any) -> str:
-    # Umlauts stay readable (and searchable) in the stored JSON text.
+def json_text(value: Any) -> str:
+    """JSON as stored: umlauts stay readable (and searchable) in the stored text."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+_dumps = json_text
 
 
 def _normalized_url(url: str) -> URL:

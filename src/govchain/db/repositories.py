@@ -22,11 +22,13 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Generic, NamedTuple, Self, TypeVar, cast
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, object_session
 
+from govchain.db.engine import json_text
 from govchain.db.models import (
     ACTOR_KINDS,
     BATCH_STATES,
@@ -36,6 +38,7 @@ from govchain.db.models import (
     ActorKind,
     ApiKey,
     AuditEntry,
+    Base,
     Batch,
     BatchState,
     Document,
@@ -306,6 +309,36 @@ def _conflict(err: IntegrityError) -> ConflictError:
     return ConflictError("Der Eintrag widerspricht den gespeicherten Daten")
 
 
+COPY_FROM = 20  # rows from which an insert into PostgreSQL goes through COPY
+
+
+def _insert_many(session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Inserts many rows in one go: PostgreSQL's COPY (several times faster than an INSERT per
+    row for bulk issuance), else one executemany INSERT. ConflictError on a unique key."""
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name != "postgresql" or len(rows) < COPY_FROM:
+        try:
+            session.execute(sa.insert(model), list(rows))
+        except IntegrityError as err:
+            raise _conflict(err) from err
+        return
+    table = cast(sa.Table, model.__table__)
+    columns = list(rows[0])
+    as_json = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([json_text(row[c]) if c in as_json and row[c] is not None
+                                else row[c] for c in columns])
+    except psycopg.errors.IntegrityError as err:
+        raise _conflict(IntegrityError(statement, None, err)) from err
+
+
 def _hex32(value: bytes | str, what: str) -> str:
     """A 32-byte value (root, hash, transaction) as stored: lower-case 0x-hex."""
     try:
@@ -538,10 +571,7 @@ class DocumentRepository(_Repository):
             return []
         at = at or now()
         rows = [_pending_row(salted, created_by, code, at) for salted, code in items]
-        try:
-            self._session.execute(sa.insert(Document), rows)
-        except IntegrityError as err:
-            raise _conflict(err) from err
+        _insert_many(self._session, Document, rows)
         return [DocumentRecord(**{k: row[k] for k in _RECORD_FIELDS}, salted=salted)
                 for row, (salted, _) in zip(rows, items, strict=True)]
 
@@ -745,8 +775,7 @@ class StatusEventRepository(_Repository):
         at = at or now()
         rows = [{"document_id": d, "action": action, "reason": None, "actor": actor, "at": at,
                  "tx_hash": tx} for d in document_ids]
-        if rows:
-            self._session.execute(sa.insert(StatusEvent), rows)
+        _insert_many(self._session, StatusEvent, rows)
 
     def add_for_batch(self, batch_id: int, action: StatusAction, *,
                       tx_hash: bytes | str | None = None, at: datetime | None = None) -> None:
