@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -74,6 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 anchoring = Anchoring(ctx, anchoring_engine, settings.anchoring)
                 app.state.anchoring = anchoring
                 anchoring.start()
+                # What startup built (contracts, schemas, templates, the index) lives as long as
+                # the process: out of the collector's way, so full collections stay short.
+                gc.collect()
+                gc.freeze()
                 try:
                     yield
                 finally:
