@@ -24,15 +24,17 @@ store. Writes JSON and Markdown
 from __future__ import annotations
 
 import argparse
-import asyncio
+import http.client
 import json
 import os
 import platform
+import queue
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -56,8 +58,9 @@ POSTGRES_URL = os.environ.get("GOVCHAIN_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")
 
 WORKERS = 2  # `govchain serve --workers 2`: one process per core, for both services
+STEADY_SENDERS = 200  # connections of the steady-load client: more than requests in flight
+IDLE_CLOSE = 4.0  # seconds after which a client closes an idle keep-alive connection itself
 
-NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 TARGETS = {
     "bulk_vs_baseline": 50.0, "bulk_docs_per_s": 5000.0, "concurrent_vs_baseline": 5.0,
@@ -175,62 +178,105 @@ def bulk_issue(service: ServeProcess, n: int, chunk: int, clients: int = WORKERS
             "anchored_per_s": n / (done - start)}
 
 
-async def _concurrent(service: ServeProcess, n: int, clients: int) -> float:
-    body = [{"usecase": USECASE, "subject": s} for s in subjects(n)]
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    for b in body:
-        queue.put_nowait(b)
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients,
-                          keepalive_expiry=2.0)  # below the server's 5 s: no reuse races
-    transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=NODELAY)
-    async with httpx.AsyncClient(timeout=120, headers=service.headers,
-                                 transport=transport) as client:
-        async def worker() -> None:
-            while not queue.empty():
-                item = queue.get_nowait()
-                r = await client.post(f"{service.url}/api/v1/documents", json=item)
-                r.raise_for_status()
-        start = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-    return start
+def _post_all(service: ServeProcess, path: str, bodies: Sequence[bytes], clients: int,
+              expect: int) -> None:
+    """POSTs every body, `clients` keep-alive connections at a time (threads with http.client:
+    cheaper per request than an asyncio client, so the load generator does not measure itself)."""
+    jobs: queue.Queue[bytes] = queue.Queue()
+    for body in bodies:
+        jobs.put(body)
+    headers = {**service.headers, "Content-Type": "application/json"}
+    errors: list[str] = []
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=120)
+        try:
+            while True:
+                try:
+                    body = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                conn.request("POST", path, body, headers)
+                response = conn.getresponse()
+                response.read()
+                if response.status != expect:
+                    errors.append(f"HTTP {response.status}")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} requests failed: {errors[:3]}")
 
 
 def concurrent_issue(service: ServeProcess, n: int, clients: int = 16) -> dict[str, float]:
-    start = asyncio.run(_concurrent(service, n, clients))
+    bodies = [json.dumps({"usecase": USECASE, "subject": s}).encode() for s in subjects(n)]
+    start = time.monotonic()
+    _post_all(service, "/api/v1/documents", bodies, clients, 202)
     done = service.wait_until_none_pending(timeout=1800)
     return {"documents": n, "clients": clients, "anchored_s": done - start,
             "anchored_per_s": n / (done - start)}
 
 
-async def _steady(service: ServeProcess, rate: float, seconds: float) -> list[float]:
+def _steady(service: ServeProcess, rate: float, seconds: float) -> list[float]:
+    """Open loop: request i is due at start + i/rate whatever the answers do; its latency runs
+    from when it was due (so a slow client or server cannot hide its queue). Threads with
+    keep-alive http.client connections: an asyncio httpx client of this size spends more CPU
+    per request than the service and measured itself."""
     n = int(rate * seconds)
-    body = [{"usecase": USECASE, "subject": s} for s in subjects(n)]
+    bodies = [json.dumps({"usecase": USECASE, "subject": s}).encode() for s in subjects(n)]
+    host, port = "127.0.0.1", service.port
+    headers = {**service.headers, "Content-Type": "application/json"}
+    due: queue.Queue[tuple[float, bytes] | None] = queue.Queue()
     latencies: list[float] = []
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400, keepalive_expiry=2.0)
-    transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=NODELAY)
-    async with httpx.AsyncClient(timeout=120, headers=service.headers,
-                                 transport=transport) as client:
-        async def one(item: dict[str, Any]) -> None:
-            t0 = time.monotonic()
-            r = await client.post(f"{service.url}/api/v1/documents", params={"wait": "true"},
-                                  json=item)
-            r.raise_for_status()
-            if r.status_code != 201:
-                raise RuntimeError(f"not anchored within the wait: {r.status_code}")
-            latencies.append(time.monotonic() - t0)
-        start = time.monotonic()
-        tasks = []
-        for i, item in enumerate(body):  # open loop: the schedule does not wait for answers
-            delay = start + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(item)))
-        await asyncio.gather(*tasks)
+    errors: list[str] = []
+
+    def sender() -> None:
+        conn = http.client.HTTPConnection(host, port, timeout=120)
+        used = time.monotonic()
+        while (job := due.get()) is not None:
+            at, body = job
+            if time.monotonic() - used > IDLE_CLOSE:
+                conn.close()  # before the server closes it (keep-alive 5 s) under our feet
+            try:
+                conn.request("POST", "/api/v1/documents?wait=true", body, headers)
+                response = conn.getresponse()
+                response.read()
+                if response.status != 201:
+                    errors.append(f"HTTP {response.status}")
+                latencies.append(time.monotonic() - at)
+                used = time.monotonic()
+            except (OSError, http.client.HTTPException) as err:
+                errors.append(str(err))
+                conn.close()
+                conn = http.client.HTTPConnection(host, port, timeout=120)
+        conn.close()
+
+    threads = [threading.Thread(target=sender, daemon=True) for _ in range(STEADY_SENDERS)]
+    for t in threads:
+        t.start()
+    start = time.monotonic()
+    for i, body in enumerate(bodies):
+        at = start + i / rate
+        delay = at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        due.put((at, body))
+    for _ in threads:
+        due.put(None)
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} requests not anchored within the wait: {errors[:3]}")
     return latencies
 
 
 def steady_issue(service: ServeProcess, rate: float, seconds: float) -> dict[str, float]:
-    latencies = asyncio.run(_steady(service, rate, seconds))
+    latencies = _steady(service, rate, seconds)
     return {"rate": rate, "documents": len(latencies), "p50_s": percentile(latencies, 50),
             "p99_s": percentile(latencies, 99), "max_s": max(latencies)}
 

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -46,6 +46,9 @@ from govchain.errors import GovchainError, LedgerError, LedgerUnavailableError
 from govchain.hashing import Hash32, from_hex32, to_hex
 from govchain.merkle import MerkleTree
 from govchain.timefmt import from_unix, now
+
+if TYPE_CHECKING:
+    from govchain.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -356,7 +359,10 @@ class Anchoring:
     """Runs the per-account workers of one `govchain serve` and lets requests wait for them."""
 
     def __init__(self, ctx: Context, engine: Engine, settings: AnchoringSettings | None = None,
-                 *, poll_interval: float = 1.0) -> None:
+                 *, poll_interval: float = 1.0, run_workers: bool = True) -> None:
+        """`run_workers=False`: this process only waits for anchors (the request processes of
+        `serve --workers N`, whose anchoring runs in a process of its own, see run_process)."""
+        self.run_workers = run_workers
         self.settings = settings or AnchoringSettings()
         self._steps = AnchorSteps(ctx, engine, self.settings)
         self._engine = engine
@@ -381,6 +387,8 @@ class Anchoring:
     # -- life cycle --
 
     def start(self) -> None:
+        if not self.run_workers:
+            return
         self._dispatcher = threading.Thread(target=self._dispatch, name="anchoring-dispatcher",
                                             daemon=True)
         self._dispatcher.start()
@@ -403,7 +411,10 @@ class Anchoring:
     # -- what requests use --
 
     def notify(self, account: str | None = None) -> None:
-        """New documents are committed: start or wake the worker (all workers if no account)."""
+        """New documents are committed: start or wake the worker (all workers if no account).
+        Without workers here, the anchoring process finds them within its poll interval."""
+        if not self.run_workers:
+            return
         with self._mutex:
             worker = self._workers.get(account) if account else None
         if worker is not None and worker.thread.is_alive():
@@ -579,6 +590,37 @@ class Anchoring:
         log.warning("Verankerung: %s", self._last_error)
 
 
+PROCESS_POLL = 0.05  # seconds: how soon the anchoring process sees documents of other processes
+
+
+def run_process(settings: Settings, parent: int) -> None:
+    """The anchoring process of `serve --workers N`: the per-account workers run here, apart
+    from the request processes, so that request load never holds them up (in one process they
+    queue for the GIL at each of a batch's ≈20 database and node round trips). Ends on SIGTERM
+    or when `parent` is gone."""
+    import signal
+
+    from govchain.api.app import open_context  # the app module imports this one
+    from govchain.db import make_engine
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     [anchoring] %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    ctx = open_context(settings)
+    engine = make_engine(settings.effective_database_url, pool_size=3, max_overflow=3)
+    anchoring = Anchoring(ctx, engine, settings.anchoring, poll_interval=PROCESS_POLL)
+    anchoring.start()
+    log.info("Verankerungsprozess %d gestartet", os.getpid())
+    try:
+        while not stop.wait(1.0) and os.getppid() == parent:
+            pass
+    finally:
+        anchoring.stop()
+        engine.dispose()
+        ctx.close()
+
+
 def drain(anchoring: Anchoring, engine: Engine, timeout: float,
           clock: Callable[[], float] = time.monotonic) -> bool:
     """Waits until nothing is pending any more (tests and the benchmark)."""
@@ -593,4 +635,4 @@ def drain(anchoring: Anchoring, engine: Engine, timeout: float,
 
 
 __all__ = ["AccountLocks", "AnchorSteps", "Anchoring", "AnchoringSettings", "AnchoringStatus",
-           "SaltedDocument", "anchor_now", "drain"]
+           "SaltedDocument", "anchor_now", "drain", "run_process"]

@@ -76,8 +76,8 @@ def _cli_actor() -> str:
 @click.option("--database-url", help="sqlite:///PFAD oder postgresql://BENUTZER@HOST/DATENBANK "
               "(Standard: SQLite im govchain-Verzeichnis).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Prozesse, die Anfragen beantworten (je Prozess ein Statusindex; verankert "
-                   "wird je Konto von genau einem).")
+              help="Prozesse, die Anfragen beantworten (je Prozess ein Statusindex); ab 2 "
+                   "verankert ein eigener Prozess.")
 @pass_ctx
 @handle_errors
 def serve(ctx: Context, host: str | None, port: int | None, database_url: str | None,
@@ -105,7 +105,20 @@ def serve(ctx: Context, host: str | None, port: int | None, database_url: str | 
                         ("PORT", settings.port)):
         if value is not None:
             os.environ[f"GOVCHAIN_{name}"] = str(value)
-    uvicorn.run("govchain.api.app:create_app", factory=True, workers=workers, **options)
+    # The anchoring workers get a process of their own; the request processes only wait.
+    import multiprocessing
+
+    from govchain.anchoring import run_process
+
+    anchoring = multiprocessing.get_context("spawn").Process(
+        target=run_process, args=(settings, os.getpid()), name="govchain-anchoring")
+    anchoring.start()
+    os.environ["GOVCHAIN_ANCHOR_WORKERS"] = "false"
+    try:
+        uvicorn.run("govchain.api.app:create_app", factory=True, workers=workers, **options)
+    finally:
+        anchoring.terminate()
+        anchoring.join(15)
 
 
 def _log_config() -> dict[str, Any]:

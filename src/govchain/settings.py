@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     anchor_confirmations: int = Field(default=0, ge=0, le=1000)
     anchor_replace_after_seconds: float = Field(default=30.0, gt=0)
     anchor_wait_seconds: float = Field(default=10.0, ge=0, le=120)  # ?wait=true, landlords
+    # False: this process does not anchor (the request processes of `serve --workers N`, whose
+    # anchoring runs in a process of its own)
+    anchor_workers: bool = True
 
     @property
     def effective_database_url(self) -> str:

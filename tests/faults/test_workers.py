@@ -1,0 +1,94 @@
+"""`govchain serve --workers 2`: two request processes and one anchoring process of its own.
+
+The request processes do not anchor; the anchoring process finds what they accepted, and requests
+that wait for their anchor get it. Stopping the service ends the anchoring process too, and a
+killed service takes its anchoring process with it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fault_checks import assert_nothing_lost_or_doubled
+from test_crash import USECASE, subjects
+
+from conftest import Node
+from govchain.testing.service import ServeProcess, prepare_home
+
+pytestmark = [pytest.mark.slow, pytest.mark.anvil]
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    out = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True,
+                         text=True, check=False).stdout
+    return [(int(line.split(None, 1)[0]), line.split(None, 1)[1]) for line in out.splitlines()
+            if line.strip()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_request_processes_wait_and_the_anchoring_process_anchors(
+        tmp_path: Path, node: Node, database: tuple[str, sa.Engine]) -> None:
+    url, engine = database
+    home = tmp_path / "home"
+    env = prepare_home(home, node.url, url)
+    serve = ServeProcess(home, env, name="workers", workers=2).start()
+    assert serve.process is not None
+    spawned = _children(serve.process.pid)
+    # two request processes and the anchoring process (plus multiprocessing's resource tracker)
+    assert sum("spawn_main" in args for _, args in spawned) == 3
+    accepted: list[str] = []
+    with httpx.Client(timeout=60, headers=serve.headers) as client:
+        bulk = client.post(f"{serve.url}/api/v1/documents/bulk", json={
+            "usecase": USECASE, "items": [{"subject": s} for s in subjects(300, 0)]})
+        assert bulk.status_code == 202
+        accepted += [a["id"] for a in bulk.json()["accepted"]]
+        for i in range(20):  # spread over both request processes
+            single = client.post(f"{serve.url}/api/v1/documents", params={"wait": "true"},
+                                 json={"usecase": USECASE, "subject": subjects(1, 1000 + i)[0]})
+            assert single.status_code == 201, single.text
+            assert single.json()["document"]["proof"]["anchor"]["transactionHash"]
+            accepted.append(single.json()["id"])
+    serve.wait_until_none_pending(timeout=120)
+    assert "Verankerungsprozess" in serve.log()
+    serve.stop()
+    assert not any(_alive(pid) for pid, _ in spawned), "a process of the service outlived it"
+    outcome = assert_nothing_lost_or_doubled(home, node.url, engine, accepted)
+    assert outcome["documents"] == len(accepted)
+
+
+def test_the_anchoring_process_ends_with_a_killed_service(
+        tmp_path: Path, node: Node, database: tuple[str, sa.Engine]) -> None:
+    url, _ = database
+    home = tmp_path / "home"
+    env = prepare_home(home, node.url, url)
+    serve = ServeProcess(home, env, name="killed", workers=2).start()
+    assert serve.process is not None
+    started = re.search(r"Verankerungsprozess (\d+) gestartet", serve.log())
+    assert started, serve.log()[-2000:]
+    anchoring = int(started.group(1))
+    assert anchoring in [pid for pid, _ in _children(serve.process.pid)]
+    os.kill(serve.process.pid, signal.SIGKILL)  # the parent alone, not its process group
+    serve.process.wait(30)
+    deadline = time.monotonic() + 10
+    while _alive(anchoring) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    gone = not _alive(anchoring)
+    serve.kill()  # uvicorn's request processes outlive a killed parent: clean up the group
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(serve.process.pid, signal.SIGKILL)
+    assert gone, "the anchoring process outlived the killed service"
