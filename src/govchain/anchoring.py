@@ -25,6 +25,7 @@ advisory lock (several `govchain serve` on one database) or a file lock in the h
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
@@ -383,6 +384,8 @@ class Anchoring:
         self._finished: set[str] = set()  # waited-for documents seen anchored or failed
         self._watch = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._async_waiters: list[tuple[frozenset[str], asyncio.AbstractEventLoop,
+                                        asyncio.Future[bool]]] = []
 
     # -- life cycle --
 
@@ -453,6 +456,44 @@ class Anchoring:
                         del self._waiting[i]
                         self._finished.discard(i)
 
+    async def wait_async(self, document_ids: Sequence[str], timeout: float) -> bool:
+        """wait() for coroutines: holds no thread while it waits (the watcher resolves it)."""
+        ids = frozenset(document_ids)
+        if not ids:
+            return True
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bool] = loop.create_future()
+        waiter = (ids, loop, done)
+        with self._done:
+            for i in ids:
+                self._waiting[i] = self._waiting.get(i, 0) + 1
+            if ids <= self._finished:
+                done.set_result(True)
+            else:
+                self._async_waiters.append(waiter)
+            self._ensure_watcher()
+            self._watch.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(done), timeout)
+        except TimeoutError:
+            return False
+        finally:
+            with self._done:
+                if waiter in self._async_waiters:
+                    self._async_waiters.remove(waiter)
+                for i in ids:
+                    self._waiting[i] -= 1
+                    if not self._waiting[i]:
+                        del self._waiting[i]
+                        self._finished.discard(i)
+
+    def _resolve_async(self) -> None:
+        """Completes the coroutines whose documents are all finished (called holding _done)."""
+        for waiter in [w for w in self._async_waiters if w[0] <= self._finished]:
+            self._async_waiters.remove(waiter)
+            _, loop, done = waiter
+            loop.call_soon_threadsafe(_set_true, done)
+
     def _ensure_watcher(self) -> None:
         if self._watcher is None or not self._watcher.is_alive():
             self._watcher = threading.Thread(target=self._watch_loop, name="anchoring-watcher",
@@ -478,6 +519,7 @@ class Anchoring:
                 with self._done:
                     self._finished |= done & set(self._waiting)
                     self._done.notify_all()
+                    self._resolve_async()
 
     def status(self) -> AnchoringStatus:
         with self._mutex:
@@ -588,6 +630,11 @@ class Anchoring:
         self._last_error = f"{type(err).__name__}: {err}"[:300]
         self._last_error_at = time.time()
         log.warning("Verankerung: %s", self._last_error)
+
+
+def _set_true(done: asyncio.Future[bool]) -> None:
+    if not done.done():
+        done.set_result(True)
 
 
 PROCESS_POLL = 0.05  # seconds: how soon the anchoring process sees documents of other processes

@@ -81,10 +81,12 @@ def _unauthorized(message: str = "Nicht angemeldet oder Anmeldung abgelaufen") -
                          headers={"WWW-Authenticate": "Bearer"})
 
 
-def get_current_user(token: Annotated[str | None, Depends(_bearer)], key: TokenKeyDep,
-                     uow: UoWDep) -> UserRecord:
-    """The logged-in user; a token of a user disabled, removed or given another role since it
-    was issued no longer counts."""
+BearerToken = Annotated[str | None, Depends(_bearer)]
+
+
+def user_for_token(uow: UnitOfWork, key: bytes, token: str | None) -> UserRecord:
+    """The user a login token names; a token of a user disabled, removed or given another role
+    since it was issued no longer counts (401)."""
     if not token:
         raise _unauthorized()
     try:
@@ -92,11 +94,18 @@ def get_current_user(token: Annotated[str | None, Depends(_bearer)], key: TokenK
     except InvalidTokenError:
         raise _unauthorized() from None
     user = uow.users.by_id(claims.user_id)
-    # Ends the read so the connection goes back to the pool while the route calls the ledger.
-    uow.rollback()
     if user is None or not user.active or user.role != claims.role:
         raise _unauthorized()
     return user
+
+
+def get_current_user(token: BearerToken, key: TokenKeyDep, uow: UoWDep) -> UserRecord:
+    """The logged-in user (user_for_token)."""
+    try:
+        return user_for_token(uow, key, token)
+    finally:
+        # Ends the read so the connection goes back to the pool while the route calls the ledger.
+        uow.rollback()
 
 
 CurrentUser = Annotated[UserRecord, Depends(get_current_user)]

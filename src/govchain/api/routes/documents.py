@@ -9,16 +9,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 
 from govchain import services
 from govchain.api.deps import (
     AnchoringDep,
+    BearerToken,
     ContextDep,
     CurrentActor,
     EngineDep,
     SettingsDep,
+    TokenKeyDep,
     UoWDep,
+    actor_of,
     audit,
+    user_for_token,
 )
 from govchain.api.schemas import (
     BulkAccepted,
@@ -38,7 +43,7 @@ from govchain.api.schemas import (
 )
 from govchain.db import UnitOfWork
 from govchain.db.models import DocumentState, LedgerStatus
-from govchain.db.repositories import MAX_PAGE
+from govchain.db.repositories import MAX_PAGE, DocumentRecord
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
@@ -51,34 +56,48 @@ _AUTH: Responses = {401: {"description": "Nicht angemeldet"}, 403: {"description
              responses={**_AUTH, 201: {"description": "Ausgestellt und verankert (mit wait=true)",
                                        "model": IssuedOut},
                         422: {"description": "Ungültige Angaben, je Feld benannt"}})
-def issue(body: IssueIn, request: Request, response: Response, ctx: ContextDep, engine: EngineDep,
-          uow: UoWDep, settings: SettingsDep, anchoring: AnchoringDep, actor: CurrentActor,
-          wait: bool = False) -> IssuedOut:
+async def issue(body: IssueIn, request: Request, response: Response, ctx: ContextDep,
+                engine: EngineDep, settings: SettingsDep, anchoring: AnchoringDep,
+                token: BearerToken, key: TokenKeyDep, wait: bool = False) -> IssuedOut:
     """Issues a document (clerks) or submits a Wohnungsgeberbestätigung (landlords, with
     ``municipality``). The document is stored at once and anchored in the next batch (202,
     status ``pending``); with ``wait=true`` the answer waits for the anchor (201, with the issued
     document). Landlords always wait and also get the Zuordnungsmerkmal and a verification link.
     """
-    issued = services.issue_for(ctx, uow, actor, body.usecase, body.subject,
-                                municipality=body.municipality, valid_from=body.valid_from,
-                                valid_until=body.valid_until)
+    # The busiest write of the service: one thread hop for sign-in, issuing and audit, none
+    # while waiting for the anchor (a held thread per waiting request throttled the service).
+    def accept() -> tuple[services.Actor, services.Issued]:
+        with UnitOfWork(engine) as uow:
+            actor = actor_of(user_for_token(uow, key, token))
+            issued = services.issue_for(ctx, uow, actor, body.usecase, body.subject,
+                                        municipality=body.municipality,
+                                        valid_from=body.valid_from, valid_until=body.valid_until)
+            audit(uow, request, actor.user_id, "document.issue", issued.record.id,
+                  {"usecase": issued.record.usecase, "ags": issued.record.ags})
+            uow.commit()
+            return actor, issued
+
+    actor, issued = await run_in_threadpool(accept)
     record = issued.record
-    audit(uow, request, actor.user_id, "document.issue", record.id,
-          {"usecase": record.usecase, "ags": record.ags})
-    uow.commit()
     anchoring.notify(record.account)
     landlord = actor.role == "landlord"
     link = None
     if wait or landlord:  # else the stored record is the answer: pending
-        anchoring.wait([record.id], settings.anchor_wait_seconds)
-        with UnitOfWork(engine) as fresh:
-            record = services.get_document_for(fresh, actor, record.id)
-            if landlord and record.state == "anchored":
-                link = services.create_link_for(fresh, actor, record.id,
-                                                base_url=settings.base_url)
-                audit(fresh, request, actor.user_id, "link.create", link.id,
-                      {"document": record.id})
+        await anchoring.wait_async([record.id], settings.anchor_wait_seconds)
+
+        def anchored() -> tuple[DocumentRecord, services.CreatedLink | None]:
+            with UnitOfWork(engine) as fresh:
+                current = services.get_document_for(fresh, actor, record.id)
+                if not (landlord and current.state == "anchored"):
+                    return current, None
+                created = services.create_link_for(fresh, actor, current.id,
+                                                   base_url=settings.base_url)
+                audit(fresh, request, actor.user_id, "link.create", created.id,
+                      {"document": current.id})
                 fresh.commit()
+                return current, created
+
+        record, link = await run_in_threadpool(anchored)
     if record.state == "anchored":
         response.status_code = status.HTTP_201_CREATED
     out = IssuedOut(id=record.id, status=record.state, document=record.document)
