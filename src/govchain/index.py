@@ -114,7 +114,7 @@ class StatusIndex:
             w3 = self.ledger.chain.w3
             try:
                 self.ledger.chain.sync()
-                head = int(w3.eth.block_number) if to_block is None else to_block
+                head = self.ledger.chain.block_number() if to_block is None else to_block
                 start = self.block + 1
                 while start <= head:
                     end = min(head, start + _LOG_CHUNK - 1)
@@ -133,7 +133,7 @@ class StatusIndex:
 
     def _time_of(self, block: int) -> int:
         if block not in self._block_times:
-            self._block_times[block] = int(self.ledger.chain.w3.eth.get_block(block)["timestamp"])
+            self._block_times[block] = self.ledger.chain.block_timestamp(block)
             if len(self._block_times) > 10_000:  # only recent blocks are asked for again
                 for old in sorted(self._block_times)[:5000]:
                     del self._block_times[old]

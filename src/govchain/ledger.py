@@ -379,11 +379,11 @@ class Ledger:
 
     def block_time(self, block: int) -> int:
         """The Unix timestamp of a block."""
-        return self._read(lambda: int(self.chain.w3.eth.get_block(block)["timestamp"]))  # type: ignore[no-any-return]
+        return self._read(lambda: self.chain.block_timestamp(block))  # type: ignore[no-any-return]
 
     def head(self) -> int:
         """The node's latest block number."""
-        return self._read(lambda: int(self.chain.w3.eth.block_number))  # type: ignore[no-any-return]
+        return self._read(lambda: self.chain.block_number())  # type: ignore[no-any-return]
 
     def revoke(self, signer: LocalAccount, root: bytes, target_hash: bytes,
                proof: Sequence[bytes], reason: int) -> TxResult:

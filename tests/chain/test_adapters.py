@@ -57,6 +57,14 @@ class TestChainAdapter:
         assert chain.chain_id == chain.w3.eth.chain_id > 0
         assert adapter.reopen().chain_id == chain.chain_id
 
+    def test_head_and_block_times_as_web3_reads_them(self, chain: Chain, kit: Toolkit) -> None:
+        kit.new_account()  # a transaction: at least one block beyond genesis
+        latest = chain.w3.eth.get_block("latest")
+        for _ in range(3):  # the lean client keeps its connection between calls
+            assert chain.block_number() == int(latest["number"])
+        assert chain.block_timestamp(int(latest["number"])) == int(latest["timestamp"])
+        assert chain.block_timestamp(0) == int(chain.w3.eth.get_block(0)["timestamp"])
+
     def test_fund_tops_up_to_at_least_the_amount(self, chain: Chain, kit: Toolkit) -> None:
         account = kit.new_account(wei=0)
         assert chain.w3.eth.get_balance(account.address) == 0
@@ -226,6 +234,7 @@ class TestChainAdapter:
             "to": Account.create().address, "value": 0, "gas": 21_000, "gasPrice": 10**9,
             "nonce": 0, "chainId": chain.chain_id}).raw_transaction
         for operation in (chain.latest_block, lambda: chain.w3.eth.block_number,
+                          chain.block_number, lambda: chain.block_timestamp(0),
                           lambda: chain.send_raw_transaction(bytes(raw)),
                           lambda: chain.wait_for_receipt(keccak(b"x"), timeout=1),
                           lambda: chain.fund(Account.create().address, ETHER),

@@ -121,6 +121,13 @@ class Chain(ABC):
     def sync(self) -> None:
         """Brings the local view up to date with writes made by other processes."""
 
+    def block_number(self) -> int:
+        """The latest block's number (asked many times a second by the status index)."""
+        return int(self.w3.eth.block_number)
+
+    def block_timestamp(self, number: int) -> int:
+        return int(self.w3.eth.get_block(number)["timestamp"])
+
     def latest_block(self) -> BlockInfo:
         block = self.w3.eth.get_block("latest")
         return BlockInfo(number=int(block["number"]), timestamp=int(block["timestamp"]),
