@@ -41,6 +41,15 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
+def _outliving(pids: list[int], seconds: float) -> list[tuple[int, str]]:
+    """The processes still running after `seconds` (they get that long to finish shutting down)."""
+    deadline = time.monotonic() + seconds
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [(pid, Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200])
+            for pid in pids if _alive(pid)]
+
+
 def test_request_processes_wait_and_the_anchoring_process_anchors(
         tmp_path: Path, node: Node, database: tuple[str, sa.Engine]) -> None:
     url, engine = database
@@ -66,7 +75,8 @@ def test_request_processes_wait_and_the_anchoring_process_anchors(
     serve.wait_until_none_pending(timeout=120)
     assert "Verankerungsprozess" in serve.log()
     serve.stop()
-    assert not any(_alive(pid) for pid, _ in spawned), "a process of the service outlived it"
+    left = _outliving([pid for pid, _ in spawned], seconds=15)
+    assert not left, f"processes of the service outlived it: {left}"
     outcome = assert_nothing_lost_or_doubled(home, node.url, engine, accepted)
     assert outcome["documents"] == len(accepted)
 
@@ -84,10 +94,7 @@ def test_the_anchoring_process_ends_with_a_killed_service(
     assert anchoring in [pid for pid, _ in _children(serve.process.pid)]
     os.kill(serve.process.pid, signal.SIGKILL)  # the parent alone, not its process group
     serve.process.wait(30)
-    deadline = time.monotonic() + 10
-    while _alive(anchoring) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    gone = not _alive(anchoring)
+    gone = not _outliving([anchoring], seconds=10)
     serve.kill()  # uvicorn's request processes outlive a killed parent: clean up the group
     with contextlib.suppress(ProcessLookupError):
         os.killpg(serve.process.pid, signal.SIGKILL)
