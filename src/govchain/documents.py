@@ -18,7 +18,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from govchain.errors import InputError
-from govchain.hashing import Hash32, canonical_json, from_hex32, keccak, leaf_json, to_hex
+from govchain.hashing import (
+    Hash32,
+    canonical_json,
+    from_hex32,
+    keccak,
+    leaf_json,
+    salted_field_hash,
+    to_hex,
+)
 from govchain.merkle import MerkleTree
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
@@ -216,7 +224,7 @@ def salt_document(document: dict[str, Any]) -> SaltedDocument:
     for i, (pointer, value) in enumerate(leaves):
         salt = pool[i * width:(i + 1) * width]
         salts[pointer] = salt
-        hashes.append(field_hash(pointer, salt, value))
+        hashes.append(salted_field_hash(pointer, salt, value))
     return SaltedDocument(document, salts, target_hash_of(envelope_of(document), hashes))
 
 

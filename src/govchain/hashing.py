@@ -57,6 +57,24 @@ def leaf_json(pointer: str, salt: str, value: Any) -> bytes:
     return b'{"path":' + path + b',"salt":' + salt_json + b',"value":' + value_json + b"}"
 
 
+_POINTERS: dict[str, bytes | None] = {}  # JSON of the pointers seen: a use case has few
+
+
+def salted_field_hash(pointer: str, hex_salt: str, value: Any) -> Hash32:
+    """keccak(leaf_json(pointer, salt, value)) for a salt of hex digits (as issuing draws them):
+    the issuing hot path, with the pointer's JSON remembered and the salt's written directly."""
+    path = _POINTERS.get(pointer)
+    if path is None:
+        if len(_POINTERS) > 50_000:
+            _POINTERS.clear()
+        path = _POINTERS[pointer] = _scalar_json(pointer)
+    value_json = _scalar_json(value)
+    if path is None or value_json is None:
+        return keccak(leaf_json(pointer, hex_salt, value))
+    return Hash32(keccak_256(b'{"path":' + path + b',"salt":"' + hex_salt.encode("ascii")
+                             + b'","value":' + value_json + b"}").digest())
+
+
 def canonical_json(value: Any) -> bytes:
     """RFC 8785 (JCS) serialisation: one byte string per JSON value, keys sorted, numbers normalised."""
     try:
