@@ -17,7 +17,7 @@ how issuance rate, verification latency and memory change from 10,000 to 100,000
 store. Writes JSON and Markdown
 (default: bench-out/report.json, bench-out/report.md) and prints the table.
 
-    .venv/bin/python scripts/bench.py            # full run (≈ 10 min on 2 cores)
+    .venv/bin/python scripts/bench.py            # full run (≈ 5 min on 2 cores)
     .venv/bin/python scripts/bench.py --quick    # the same steps, small sizes (< 2 min)
 """
 
@@ -87,8 +87,8 @@ class Sizes:
 FULL = Sizes(bulk_docs=20_000, bulk_chunk=2_000, baseline_docs=300, concurrent_docs=2_000,
              steady_seconds=20, verify_seconds=10, inprocess_verifications=20_000,
              scale_small=10_000, scale_large=100_000)
-QUICK = Sizes(bulk_docs=4_000, bulk_chunk=2_000, baseline_docs=100, concurrent_docs=400,
-              steady_seconds=5, verify_seconds=3, inprocess_verifications=3_000,
+QUICK = Sizes(bulk_docs=4_000, bulk_chunk=2_000, baseline_docs=60, concurrent_docs=400,
+              steady_seconds=4, verify_seconds=2, inprocess_verifications=3_000,
               scale_small=2_000, scale_large=10_000)
 
 
