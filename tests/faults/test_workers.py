@@ -50,14 +50,20 @@ def _outliving(pids: list[int], seconds: float) -> list[tuple[int, str]]:
             for pid in pids if _alive(pid)]
 
 
+def _serve_with_two_workers(home: Path, node: Node, url: str) -> tuple[ServeProcess, int]:
+    """`serve --workers 2` on a prepared home; returns it and its main process id."""
+    serve = ServeProcess(home, prepare_home(home, node.url, url), name="workers",
+                         workers=2).start()
+    assert serve.process is not None
+    return serve, serve.process.pid
+
+
 def test_request_processes_wait_and_the_anchoring_process_anchors(
         tmp_path: Path, node: Node, database: tuple[str, sa.Engine]) -> None:
     url, engine = database
     home = tmp_path / "home"
-    env = prepare_home(home, node.url, url)
-    serve = ServeProcess(home, env, name="workers", workers=2).start()
-    assert serve.process is not None
-    spawned = _children(serve.process.pid)
+    serve, main = _serve_with_two_workers(home, node, url)
+    spawned = _children(main)
     # two request processes and the anchoring process (plus multiprocessing's resource tracker)
     assert sum("spawn_main" in args for _, args in spawned) == 3
     accepted: list[str] = []
@@ -83,19 +89,16 @@ def test_request_processes_wait_and_the_anchoring_process_anchors(
 
 def test_the_anchoring_process_ends_with_a_killed_service(
         tmp_path: Path, node: Node, database: tuple[str, sa.Engine]) -> None:
-    url, _ = database
-    home = tmp_path / "home"
-    env = prepare_home(home, node.url, url)
-    serve = ServeProcess(home, env, name="killed", workers=2).start()
-    assert serve.process is not None
+    serve, main = _serve_with_two_workers(tmp_path / "home", node, database[0])
     started = re.search(r"Verankerungsprozess (\d+) gestartet", serve.log())
     assert started, serve.log()[-2000:]
     anchoring = int(started.group(1))
-    assert anchoring in [pid for pid, _ in _children(serve.process.pid)]
-    os.kill(serve.process.pid, signal.SIGKILL)  # the parent alone, not its process group
+    assert anchoring in [pid for pid, _ in _children(main)]
+    os.kill(main, signal.SIGKILL)  # the main process alone, not its process group
+    assert serve.process is not None
     serve.process.wait(30)
     gone = not _outliving([anchoring], seconds=10)
     serve.kill()  # uvicorn's request processes outlive a killed parent: clean up the group
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(serve.process.pid, signal.SIGKILL)
+        os.killpg(main, signal.SIGKILL)
     assert gone, "the anchoring process outlived the killed service"
