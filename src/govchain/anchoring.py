@@ -644,7 +644,7 @@ def run_process(settings: Settings, parent: int) -> None:
     """The anchoring process of `serve --workers N`: the per-account workers run here, apart
     from the request processes, so that request load never holds them up (in one process they
     queue for the GIL at each of a batch's ≈20 database and node round trips). Ends on SIGTERM
-    or when `parent` is gone."""
+    or when `parent` is gone; AnchoringProcess starts it again should it end otherwise."""
     import signal
 
     from govchain.api.app import open_context  # the app module imports this one
@@ -653,7 +653,8 @@ def run_process(settings: Settings, parent: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     [anchoring] %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # Ctrl-C reaches the whole process group: the service's main process ends this one in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     ctx = open_context(settings)
     engine = make_engine(settings.effective_database_url, pool_size=3, max_overflow=3)
     anchoring = Anchoring(ctx, engine, settings.anchoring, poll_interval=PROCESS_POLL)
@@ -666,6 +667,48 @@ def run_process(settings: Settings, parent: int) -> None:
         anchoring.stop()
         engine.dispose()
         ctx.close()
+
+
+class AnchoringProcess:
+    """Keeps one run_process child alive for `serve --workers N`: a watchdog thread starts it
+    again when it ends unexpectedly (a crash, the OOM killer), so that accepted documents never
+    wait for an anchoring process that is gone."""
+
+    RESTART_AFTER = 1.0  # seconds between a child's end and its successor
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._child: Any = None
+        self._watchdog = threading.Thread(target=self._watch, name="anchoring-watchdog",
+                                          daemon=True)
+
+    def _spawn(self) -> None:
+        import multiprocessing
+
+        self._child = multiprocessing.get_context("spawn").Process(
+            target=run_process, args=(self.settings, os.getpid()), name="govchain-anchoring")
+        self._child.start()
+
+    def start(self) -> None:
+        self._spawn()
+        self._watchdog.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.RESTART_AFTER):
+            if not self._child.is_alive() and not self._stop.is_set():
+                log.error("Verankerungsprozess %s beendet (Code %s); starte ihn neu",
+                          self._child.pid, self._child.exitcode)
+                self.restarts += 1
+                self._spawn()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        self._watchdog.join(timeout)
+        if self._child is not None:
+            self._child.terminate()
+            self._child.join(timeout)
 
 
 def drain(anchoring: Anchoring, engine: Engine, timeout: float,
@@ -681,5 +724,5 @@ def drain(anchoring: Anchoring, engine: Engine, timeout: float,
     return False
 
 
-__all__ = ["AccountLocks", "AnchorSteps", "Anchoring", "AnchoringSettings", "AnchoringStatus",
-           "SaltedDocument", "anchor_now", "drain", "run_process"]
+__all__ = ["AccountLocks", "AnchorSteps", "Anchoring", "AnchoringProcess", "AnchoringSettings",
+           "AnchoringStatus", "SaltedDocument", "anchor_now", "drain", "run_process"]

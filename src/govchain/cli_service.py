@@ -106,19 +106,15 @@ def serve(ctx: Context, host: str | None, port: int | None, database_url: str | 
         if value is not None:
             os.environ[f"GOVCHAIN_{name}"] = str(value)
     # The anchoring workers get a process of their own; the request processes only wait.
-    import multiprocessing
+    from govchain.anchoring import AnchoringProcess
 
-    from govchain.anchoring import run_process
-
-    anchoring = multiprocessing.get_context("spawn").Process(
-        target=run_process, args=(settings, os.getpid()), name="govchain-anchoring")
+    anchoring = AnchoringProcess(settings)
     anchoring.start()
     os.environ["GOVCHAIN_ANCHOR_WORKERS"] = "false"
     try:
         uvicorn.run("govchain.api.app:create_app", factory=True, workers=workers, **options)
     finally:
-        anchoring.terminate()
-        anchoring.join(15)
+        anchoring.stop()
 
 
 def _log_config() -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 The request processes do not anchor; the anchoring process finds what they accepted, and requests
 that wait for their anchor get it. Stopping the service ends the anchoring process too, and a
-killed service takes its anchoring process with it."""
+killed service takes its anchoring process with it, and a crashed anchoring process is started
+again."""
 
 from __future__ import annotations
 
@@ -102,3 +103,27 @@ def test_the_anchoring_process_ends_with_a_killed_service(
     with contextlib.suppress(ProcessLookupError):
         os.killpg(main, signal.SIGKILL)
     assert gone, "the anchoring process outlived the killed service"
+
+
+def test_a_crashed_anchoring_process_is_started_again(
+        tmp_path: Path, node: Node, database: tuple[str, sa.Engine]) -> None:
+    url, engine = database
+    home = tmp_path / "home"
+    serve, _ = _serve_with_two_workers(home, node, url)
+    try:
+        first = re.findall(r"Verankerungsprozess (\d+) gestartet", serve.log())
+        assert len(first) == 1
+        os.kill(int(first[0]), signal.SIGKILL)  # a crash, as the OOM killer would do it
+        deadline = time.monotonic() + 30
+        while len(re.findall(r"Verankerungsprozess (\d+) gestartet", serve.log())) < 2:
+            assert time.monotonic() < deadline, serve.log()[-3000:]
+            time.sleep(0.2)
+        with httpx.Client(timeout=60, headers=serve.headers) as client:
+            answer = client.post(f"{serve.url}/api/v1/documents", params={"wait": "true"},
+                                 json={"usecase": USECASE, "subject": subjects(1, 5000)[0]})
+        assert answer.status_code == 201, answer.text
+        assert "starte ihn neu" in serve.log()
+    finally:
+        serve.stop()
+    outcome = assert_nothing_lost_or_doubled(home, node.url, engine, [answer.json()["id"]])
+    assert outcome["documents"] == 1
