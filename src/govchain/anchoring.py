@@ -356,6 +356,10 @@ class _Worker:
     wake: threading.Event = field(default_factory=threading.Event)
 
 
+# A coroutine waiting for documents: their ids, its event loop, the future the watcher completes.
+_AsyncWaiter = tuple[frozenset[str], asyncio.AbstractEventLoop, "asyncio.Future[bool]"]
+
+
 class Anchoring:
     """Runs the per-account workers of one `govchain serve` and lets requests wait for them."""
 
@@ -384,8 +388,7 @@ class Anchoring:
         self._finished: set[str] = set()  # waited-for documents seen anchored or failed
         self._watch = threading.Event()
         self._watcher: threading.Thread | None = None
-        self._async_waiters: list[tuple[frozenset[str], asyncio.AbstractEventLoop,
-                                        asyncio.Future[bool]]] = []
+        self._async_waiters: list[_AsyncWaiter] = []
 
     # -- life cycle --
 
@@ -431,30 +434,21 @@ class Anchoring:
         One watcher thread looks up the documents of all waiting requests together: at once when
         a worker of this process finished a batch, else every WATCH_INTERVAL (a batch of another
         instance)."""
-        ids = list(document_ids)
+        ids = frozenset(document_ids)
         if not ids:
             return True
         deadline = time.monotonic() + timeout
-        with self._done:
-            for i in ids:
-                self._waiting[i] = self._waiting.get(i, 0) + 1
-            self._ensure_watcher()
-            self._watch.set()
+        self._register(ids)
         try:
             with self._done:
-                while not all(i in self._finished for i in ids):
+                while not ids <= self._finished:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         return False
                     self._done.wait(left)
                 return True
         finally:
-            with self._done:
-                for i in ids:
-                    self._waiting[i] -= 1
-                    if not self._waiting[i]:
-                        del self._waiting[i]
-                        self._finished.discard(i)
+            self._unregister(ids)
 
     async def wait_async(self, document_ids: Sequence[str], timeout: float) -> bool:
         """wait() for coroutines: holds no thread while it waits (the watcher resolves it)."""
@@ -464,28 +458,34 @@ class Anchoring:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[bool] = loop.create_future()
         waiter = (ids, loop, done)
-        with self._done:
-            for i in ids:
-                self._waiting[i] = self._waiting.get(i, 0) + 1
-            if ids <= self._finished:
-                done.set_result(True)
-            else:
-                self._async_waiters.append(waiter)
-            self._ensure_watcher()
-            self._watch.set()
+        self._register(ids, waiter)
         try:
             return await asyncio.wait_for(asyncio.shield(done), timeout)
         except TimeoutError:
             return False
         finally:
-            with self._done:
-                if waiter in self._async_waiters:
-                    self._async_waiters.remove(waiter)
-                for i in ids:
-                    self._waiting[i] -= 1
-                    if not self._waiting[i]:
-                        del self._waiting[i]
-                        self._finished.discard(i)
+            self._unregister(ids, waiter)
+
+    def _register(self, ids: frozenset[str], waiter: _AsyncWaiter | None = None) -> None:
+        """Counts the documents as waited for and has the watcher look at them now."""
+        with self._done:
+            for i in ids:
+                self._waiting[i] = self._waiting.get(i, 0) + 1
+            if waiter is not None:
+                self._async_waiters.append(waiter)
+                self._resolve_async()  # finished already (another request waited for them)
+            self._ensure_watcher()
+            self._watch.set()
+
+    def _unregister(self, ids: frozenset[str], waiter: _AsyncWaiter | None = None) -> None:
+        with self._done:
+            if waiter in self._async_waiters:
+                self._async_waiters.remove(waiter)
+            for i in ids:
+                self._waiting[i] -= 1
+                if not self._waiting[i]:
+                    del self._waiting[i]
+                    self._finished.discard(i)
 
     def _resolve_async(self) -> None:
         """Completes the coroutines whose documents are all finished (called holding _done)."""
@@ -678,7 +678,6 @@ class AnchoringProcess:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.restarts = 0
         self._stop = threading.Event()
         self._child: Any = None
         self._watchdog = threading.Thread(target=self._watch, name="anchoring-watchdog",
@@ -700,7 +699,6 @@ class AnchoringProcess:
             if not self._child.is_alive() and not self._stop.is_set():
                 log.error("Verankerungsprozess %s beendet (Code %s); starte ihn neu",
                           self._child.pid, self._child.exitcode)
-                self.restarts += 1
                 self._spawn()
 
     def stop(self, timeout: float = 15.0) -> None:
