@@ -24,7 +24,6 @@ from govchain.hashing import (
     from_hex32,
     keccak,
     leaf_json,
-    salted_field_hash,
     to_hex,
 )
 from govchain.merkle import MerkleTree
@@ -224,7 +223,7 @@ def salt_document(document: dict[str, Any]) -> SaltedDocument:
     for i, (pointer, value) in enumerate(leaves):
         salt = pool[i * width:(i + 1) * width]
         salts[pointer] = salt
-        hashes.append(salted_field_hash(pointer, salt, value))
+        hashes.append(field_hash(pointer, salt, value))
     return SaltedDocument(document, salts, target_hash_of(envelope_of(document), hashes))
 
 

@@ -57,24 +57,6 @@ def leaf_json(pointer: str, salt: str, value: Any) -> bytes:
     return b'{"path":' + path + b',"salt":' + salt_json + b',"value":' + value_json + b"}"
 
 
-_POINTERS: dict[str, bytes | None] = {}  # JSON of the pointers seen: a use case has few
-
-
-def salted_field_hash(pointer: str, hex_salt: str, value: Any) -> Hash32:
-    """keccak(leaf_json(pointer, salt, value)) for a salt of hex digits (as issuing draws them):
-    the issuing hot path, with the pointer's JSON remembered and the salt's written directly."""
-    path = _POINTERS.get(pointer)
-    if path is None:
-        if len(_POINTERS) > 50_000:
-            _POINTERS.clear()
-        path = _POINTERS[pointer] = _scalar_json(pointer)
-    value_json = _scalar_json(value)
-    if path is None or value_json is None:
-        return keccak(leaf_json(pointer, hex_salt, value))
-    return Hash32(keccak_256(b'{"path":' + path + b',"salt":"' + hex_salt.encode("ascii")
-                             + b'","value":' + value_json + b"}").digest())
-
-
 def canonical_json(value: Any) -> bytes:
     """RFC 8785 (JCS) serialisation: one byte string per JSON value, keys sorted, numbers normalised."""
     try:
@@ -83,10 +65,7 @@ def canonical_json(value: Any) -> bytes:
                 return _PLAIN_ENCODER.encode(value).encode("utf-8")
             except UnicodeEncodeError:  # a lone surrogate: rfc8785 refuses it below
                 pass
-        fast = _fast_canonical(value)
-        if fast is not None:
-            return fast
-        return rfc8785.dumps(value)
+        return rfc8785.dumps(value)  # floats, big integers, non-ASCII keys: the general way
     except rfc8785.CanonicalizationError as err:  # 2**53 and beyond, NaN, lone surrogates...
         raise InputError(f"Kein kanonisierbares JSON (RFC 8785): {err}") from err
     except RecursionError as err:
@@ -113,32 +92,6 @@ def _plain(value: Any) -> bool:
     if kind is list or kind is tuple:
         return all(_plain(child) for child in value)
     return kind is int and -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT
-
-
-def _utf16_order(key: str) -> bytes:
-    return key.encode("utf-16-be", "surrogatepass")
-
-
-def _fast_canonical(value: Any) -> bytes | None:
-    """JCS of objects, arrays and the scalars _scalar_json knows, or None when a value needs
-    rfc8785 (floats, integers beyond 2**53, lone surrogates, non-string keys)."""
-    if isinstance(value, dict):
-        parts = []
-        for key in sorted(value, key=lambda k: _utf16_order(k) if isinstance(k, str) else b""):
-            if not isinstance(key, str):
-                return None
-            k = _scalar_json(key)
-            v = _fast_canonical(value[key])
-            if k is None or v is None:
-                return None
-            parts.append(k + b":" + v)
-        return b"{" + b",".join(parts) + b"}"
-    if isinstance(value, list | tuple):
-        items = [_fast_canonical(v) for v in value]
-        if any(i is None for i in items):
-            return None
-        return b"[" + b",".join(i for i in items if i is not None) + b"]"
-    return _scalar_json(value)
 
 
 def to_hex(value: bytes) -> str:

@@ -100,15 +100,3 @@ def test_target_hash_is_keccak_of_the_jcs_it_describes(envelope: dict[str, str],
         "envelope": to_hex(reference_keccak(rfc8785.dumps(envelope))),
         "fields": sorted(to_hex(h) for h in hashes)}))
     assert target_hash_of(envelope, hashes) == expected
-
-
-@settings(max_examples=500)
-@given(pointer=st.text(), salt=st.text("0123456789abcdef", min_size=32, max_size=32),
-       value=scalars)
-def test_the_issuing_field_hash_is_keccak_of_the_leaf_json(pointer: str, salt: str,
-                                                           value: Any) -> None:
-    from govchain.hashing import salted_field_hash
-
-    expected = _outcome(lambda: reference_keccak(leaf_json(pointer, salt, value)))
-    assert _outcome(salted_field_hash, pointer, salt, value) == expected
-    assert _outcome(salted_field_hash, pointer, salt, value) == expected  # pointer remembered
