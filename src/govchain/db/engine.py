@@ -43,8 +43,6 @@ def json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-_dumps = json_text
-
 
 def _normalized_url(url: str) -> URL:
     try:
@@ -82,12 +80,12 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 15) -> Engi
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed, json_serializer=_dumps)
+        engine = sa.create_engine(parsed, json_serializer=json_text)
         event.listen(engine, "connect", _sqlite_on_connect)
         return engine
     # At most 20 connections per engine by default: PostgreSQL allows 100 in all, shared by every
     # process of every service on it; a request waits for a free connection (pool_timeout).
-    return sa.create_engine(parsed, json_serializer=_dumps, pool_pre_ping=True,
+    return sa.create_engine(parsed, json_serializer=json_text, pool_pre_ping=True,
                             pool_size=pool_size, max_overflow=max_overflow, pool_timeout=30)
 
 
