@@ -43,7 +43,6 @@ def json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-
 def _normalized_url(url: str) -> URL:
     try:
         parsed = make_url(url)
