@@ -88,6 +88,32 @@ def test_request_processes_wait_and_the_anchoring_process_anchors(
     assert outcome["documents"] == len(accepted)
 
 
+def test_only_the_anchoring_process_anchors(
+        tmp_path: Path, node: Node, database: tuple[str, sa.Engine]) -> None:
+    """With the anchoring process frozen (SIGSTOP) accepted documents stay pending: no request
+    process anchors them behind its back; once it runs again, it anchors them."""
+    serve, _ = _serve_with_two_workers(tmp_path / "home", node, database[0])
+    started = re.search(r"Verankerungsprozess (\d+) gestartet", serve.log())
+    assert started, serve.log()[-2000:]
+    anchoring = int(started.group(1))
+    try:
+        os.kill(anchoring, signal.SIGSTOP)
+        with httpx.Client(timeout=60, headers=serve.headers) as client:
+            for _ in range(4):  # reaching both request processes
+                bulk = client.post(f"{serve.url}/api/v1/documents/bulk", json={
+                    "usecase": USECASE, "items": [{"subject": s} for s in subjects(5, 0)]})
+                assert bulk.status_code == 202, bulk.text
+        time.sleep(3.0)  # twelve times the batch window
+        assert serve.count(state="pending") == 20
+        os.kill(anchoring, signal.SIGCONT)
+        serve.wait_until_none_pending(timeout=60)
+        assert serve.count(state="anchored") == 20
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(anchoring, signal.SIGCONT)
+        serve.stop()
+
+
 def test_the_anchoring_process_ends_with_a_killed_service(
         tmp_path: Path, node: Node, database: tuple[str, sa.Engine]) -> None:
     serve, main = _serve_with_two_workers(tmp_path / "home", node, database[0])

@@ -72,7 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # The workers get their own small pool: a flood of requests cannot starve them.
                 anchoring_engine = make_engine(settings.effective_database_url, pool_size=2,
                                                max_overflow=3)
-                anchoring = Anchoring(ctx, anchoring_engine, settings.anchoring)
+                anchoring = Anchoring(ctx, anchoring_engine, settings.anchoring,
+                                      run_workers=settings.anchor_workers)
                 app.state.anchoring = anchoring
                 anchoring.start()
                 # What startup built (contracts, schemas, templates, the index) lives as long as
