@@ -144,7 +144,7 @@ def test_upgrade_from_empty_brings_schema_to_head(fresh_engine: Engine) -> None:
         check_schema(fresh_engine)
     assert current_revision(fresh_engine) is None
     upgrade(fresh_engine)
-    assert current_revision(fresh_engine) == head_revision() == "0003"
+    assert current_revision(fresh_engine) == head_revision() == "0004"
     check_schema(fresh_engine)
     upgrade(fresh_engine)  # a second start changes nothing
     check_schema(fresh_engine)
@@ -622,6 +622,22 @@ def test_batch_is_anchored_in_one_statement_and_proofs_come_from_its_tree(engine
         assert stored == len(docs)
 
 
+def test_a_document_joins_one_batch_only(engine: Engine) -> None:
+    ags = new_ags()
+    first, later = [salted(ags) for _ in range(3)], [salted(ags) for _ in range(2)]
+    with UnitOfWork(engine) as uow:
+        uow.documents.add_pending_many([(d, None) for d in first + later], created_by=None, at=T0)
+        a, b = (uow.batches.add(account="0x" + "11" * 20, usecase="gefaehrlicher-hund",
+                                merkle_root=bytes([n]) * 32, size=1) for n in (1, 2))
+        uow.documents.assign_batch([d.document["id"] for d in first], a.id)
+        uow.documents.assign_batch([d.document["id"] for d in first + later], b.id)
+        uow.commit()
+        assert sorted(uow.documents.target_hashes_of_batch(a.id)) == sorted(
+            to_hex(d.target_hash) for d in first)
+        assert sorted(uow.documents.target_hashes_of_batch(b.id)) == sorted(
+            to_hex(d.target_hash) for d in later)
+
+
 def test_an_anchored_document_needs_its_issued_form_or_a_batch(engine: Engine) -> None:
     s = salted(new_ags())
     with UnitOfWork(engine) as uow:
@@ -645,10 +661,34 @@ def test_upgrade_to_batch_trees_keeps_documents_anchored_before(fresh_engine: En
                                     tx_hash=ANCHOR.transaction_hash, block=ANCHOR.block, at=T0)
         uow.commit()
     upgrade(fresh_engine)
-    assert current_revision(fresh_engine) == "0003"
+    assert current_revision(fresh_engine) == head_revision()
     with UnitOfWork(fresh_engine) as uow:
         record = uow.documents.get(s.document["id"])
     assert record is not None and record.document == issued and record.salted is None
+
+
+def _compression(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.text(
+            "SELECT attname, attcompression FROM pg_attribute WHERE attrelid = "
+            "'documents'::regclass AND attname IN ('salted', 'document', 'subject')")).all())
+
+
+def test_postgresql_compresses_documents_with_lz4(fresh_engine: Engine) -> None:
+    if fresh_engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL column setting")
+    upgrade(fresh_engine, "0003")
+    assert set(_compression(fresh_engine).values()) == {""}  # the server's default, pglz
+    upgrade(fresh_engine)
+    assert _compression(fresh_engine) == {"salted": "l", "document": "l", "subject": "l"}
+    s = salted(new_ags())
+    with UnitOfWork(fresh_engine) as uow:
+        uow.documents.add_pending(s, created_by=None, at=T0)
+        uow.commit()
+    with UnitOfWork(fresh_engine) as uow:
+        record = uow.documents.get(s.document["id"])
+    assert record is not None and record.salted is not None
+    assert record.salted.salts == s.salts and record.salted.target_hash == s.target_hash
 
 
 def test_many_documents_are_stored_at_once_and_a_duplicate_refuses_them_all(engine: Engine) -> None:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -38,9 +39,21 @@ def default_database_url(home: Path) -> str:
     return f"sqlite:///{home / DATABASE_FILENAME}"
 
 
+# orjson writes stored JSON several times faster than the json module (≈15 % of a request
+# process's time in bulk issuance went into writing salted documents); datetimes and dataclasses
+# pass through to a TypeError as with json, and what orjson refuses (integers beyond 64 bits,
+# lone surrogates) takes the json module's way. Reading stays with json: orjson reads integers
+# beyond 64 bits as floats.
+_ORJSON_OPTIONS = (orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+                   | orjson.OPT_PASSTHROUGH_DATACLASS)
+
+
 def json_text(value: Any) -> str:
-    """JSON as stored: umlauts stay readable (and searchable) in the stored text."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """JSON as stored, compact: umlauts stay readable (and searchable) in the stored text."""
+    try:
+        return orjson.dumps(value, option=_ORJSON_OPTIONS).decode("utf-8")
+    except (orjson.JSONEncodeError, UnicodeDecodeError):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _normalized_url(url: str) -> URL:
