@@ -42,6 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from govchain.context import Context
 from govchain.db import BatchRecord, QueuedDocument, UnitOfWork
+from govchain.db.repositories import ANCHORED_CHANNEL, PENDING_CHANNEL
 from govchain.documents import SaltedDocument
 from govchain.errors import GovchainError, LedgerError, LedgerUnavailableError
 from govchain.hashing import Hash32, from_hex32, to_hex
@@ -55,6 +56,8 @@ log = logging.getLogger(__name__)
 
 REBROADCAST_EVERY = 5.0  # seconds between sends of the same signed transaction while unmined
 WATCH_INTERVAL = 0.1  # seconds between looks at waited-for documents another instance anchors
+# With PostgreSQL notifications heard, polling only catches what a lost connection missed.
+LISTENING_POLL = 1.0
 
 
 @dataclass(frozen=True)
@@ -360,6 +363,55 @@ class _Worker:
 _AsyncWaiter = tuple[frozenset[str], asyncio.AbstractEventLoop, "asyncio.Future[bool]"]
 
 
+class Listener:
+    """Hears PostgreSQL notifications (LISTEN/NOTIFY) on a connection of its own: new pending
+    documents wake the anchoring workers and finished batches wake the waiting requests at once,
+    in every process of a service, instead of each polling the database (an idle service polled
+    every 50 ms). The repositories notify inside the writing transaction, so a notification
+    arrives only for committed rows. While the connection is down the callers poll as before."""
+
+    RECONNECT_AFTER = 1.0  # seconds
+
+    def __init__(self, engine: Engine, callbacks: dict[str, Callable[[], None]],
+                 stop: threading.Event) -> None:
+        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False)
+        self._callbacks = callbacks
+        self._stop = stop
+        self.listening = False
+        self._thread = threading.Thread(target=self._run, name="anchoring-listener", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        import psycopg
+
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5) as conn:
+                    for channel in self._callbacks:
+                        conn.execute(f"LISTEN {channel}")
+                    self.listening = True
+                    self._call_all()  # what was committed before we listened
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=0.5, stop_after=1):
+                            self._callbacks.get(note.channel, lambda: None)()
+            except psycopg.Error as err:
+                log.warning("Benachrichtigungen der Datenbank unterbrochen (%s); frage ab",
+                            type(err).__name__)
+            finally:
+                self.listening = False
+            self._stop.wait(self.RECONNECT_AFTER)
+
+    def _call_all(self) -> None:
+        for callback in self._callbacks.values():
+            callback()
+
+
 class Anchoring:
     """Runs the per-account workers of one `govchain serve` and lets requests wait for them."""
 
@@ -389,15 +441,31 @@ class Anchoring:
         self._watch = threading.Event()
         self._watcher: threading.Thread | None = None
         self._async_waiters: list[_AsyncWaiter] = []
+        self._listener: Listener | None = None
 
     # -- life cycle --
 
     def start(self) -> None:
+        if self._engine.dialect.name == "postgresql":
+            callbacks = {ANCHORED_CHANNEL: self._watch.set}
+            if self.run_workers:
+                callbacks[PENDING_CHANNEL] = self.notify
+            self._listener = Listener(self._engine, callbacks, self._stop)
+            self._listener.start()
         if not self.run_workers:
             return
         self._dispatcher = threading.Thread(target=self._dispatch, name="anchoring-dispatcher",
                                             daemon=True)
         self._dispatcher.start()
+
+    def _poll_interval(self) -> float:
+        """Seconds between looks for waiting documents: long while notifications are heard."""
+        listening = self._listener is not None and self._listener.listening
+        return max(self._poll, LISTENING_POLL) if listening else self._poll
+
+    def _watch_interval(self) -> float:
+        listening = self._listener is not None and self._listener.listening
+        return LISTENING_POLL if listening else WATCH_INTERVAL
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -413,6 +481,8 @@ class Anchoring:
             w.thread.join(timeout)
         if self._watcher is not None:
             self._watcher.join(timeout)
+        if self._listener is not None:
+            self._listener.join(timeout)
 
     # -- what requests use --
 
@@ -432,8 +502,8 @@ class Anchoring:
         """True once every document is anchored or failed, False if `timeout` passed first.
 
         One watcher thread looks up the documents of all waiting requests together: at once when
-        a worker of this process finished a batch, else every WATCH_INTERVAL (a batch of another
-        instance)."""
+        a worker of this process or (PostgreSQL) of another finished a batch, else every
+        WATCH_INTERVAL."""
         ids = frozenset(document_ids)
         if not ids:
             return True
@@ -502,7 +572,7 @@ class Anchoring:
 
     def _watch_loop(self) -> None:
         while not self._stop.is_set():
-            self._watch.wait(WATCH_INTERVAL)
+            self._watch.wait(self._watch_interval())
             self._watch.clear()
             with self._done:
                 open_ = [i for i in self._waiting if i not in self._finished]
@@ -539,7 +609,7 @@ class Anchoring:
                     self._ensure_worker(account)
             except Exception as err:  # the database may be down: keep trying
                 self._note_error(err)
-            self._wake.wait(self._poll)
+            self._wake.wait(self._poll_interval())
             self._wake.clear()
 
     def _ensure_worker(self, account: str) -> None:
@@ -586,7 +656,7 @@ class Anchoring:
             if progressed is None:  # nothing waiting
                 if time.monotonic() - idle_since > self.settings.idle_exit:
                     return
-                self._sleep(wake, self._poll)
+                self._sleep(wake, self._poll_interval())
             else:
                 idle_since = time.monotonic()
                 if progressed > 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import secrets
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 from govchain import security
+from govchain.anchoring import Listener
 from govchain.db import (
     UnitOfWork,
     check_schema,
@@ -34,6 +36,7 @@ from govchain.db import (
     upgrade,
 )
 from govchain.db.models import Base
+from govchain.db.repositories import ANCHORED_CHANNEL, COPY_FROM, PENDING_CHANNEL
 from govchain.documents import (
     AnchorRef,
     IssuerRef,
@@ -691,9 +694,40 @@ def test_postgresql_compresses_documents_with_lz4(fresh_engine: Engine) -> None:
     assert record.salted.salts == s.salts and record.salted.target_hash == s.target_hash
 
 
-def test_many_documents_are_stored_at_once_and_a_duplicate_refuses_them_all(engine: Engine) -> None:
-    from govchain.db.repositories import COPY_FROM
+def test_committed_documents_and_anchors_are_announced_to_listeners(fresh_engine: Engine) -> None:
+    """PostgreSQL: new pending documents and finished batches reach every Listener on commit
+    (and a rolled-back transaction announces nothing)."""
+    if fresh_engine.dialect.name != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    upgrade(fresh_engine)
+    heard = {PENDING_CHANNEL: threading.Event(), ANCHORED_CHANNEL: threading.Event()}
+    stop = threading.Event()
+    listener = Listener(fresh_engine, {c: e.set for c, e in heard.items()}, stop)
+    listener.start()
+    try:
+        assert heard[PENDING_CHANNEL].wait(10) and listener.listening  # its first look
+        for event in heard.values():
+            event.clear()
+        ags = new_ags()
+        with UnitOfWork(fresh_engine) as uow:
+            uow.documents.add_pending(salted(ags), created_by=None, at=T0)
+            uow.rollback()
+        assert not heard[PENDING_CHANNEL].wait(1.0)
+        docs = [salted(ags) for _ in range(COPY_FROM)]
+        with UnitOfWork(fresh_engine) as uow:
+            uow.documents.add_pending_many([(d, None) for d in docs], created_by=None, at=T0)
+            uow.commit()
+        assert heard[PENDING_CHANNEL].wait(10)
+        assert not heard[ANCHORED_CHANNEL].is_set()
+        _anchor_batch(fresh_engine, [salted(ags)])
+        assert heard[ANCHORED_CHANNEL].wait(10)
+    finally:
+        stop.set()
+        listener.join(10)
+    assert not listener.listening
 
+
+def test_many_documents_are_stored_at_once_and_a_duplicate_refuses_them_all(engine: Engine) -> None:
     ags = new_ags()
     docs = [salted(ags, subject={"halter": {"name": f"Müller {i}"}}) for i in range(COPY_FROM + 5)]
     with UnitOfWork(engine) as uow:  # PostgreSQL: through COPY

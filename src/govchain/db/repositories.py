@@ -340,6 +340,18 @@ def _insert_many(session: Session, model: type[Base], rows: Sequence[Mapping[str
         raise _conflict(IntegrityError(statement, None, err)) from err
 
 
+# PostgreSQL notifications on commit: the anchoring process hears of new documents, and the
+# processes waiting for anchors hear of finished batches, at once instead of by polling (see
+# govchain.anchoring.Listener). pg_notify inside the transaction is delivered only on commit.
+PENDING_CHANNEL = "govchain_pending"
+ANCHORED_CHANNEL = "govchain_anchored"
+
+
+def _notify(session: Session, channel: str) -> None:
+    if session.connection().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": channel})
+
+
 def _hex32(value: bytes | str, what: str) -> str:
     """A 32-byte value (root, hash, transaction) as stored: lower-case 0x-hex."""
     try:
@@ -561,6 +573,7 @@ class DocumentRepository(_Repository):
         row = Document(**_pending_row(salted, created_by, landlord_code, at or now()))
         self._session.add(row)
         self._flush()
+        _notify(self._session, PENDING_CHANNEL)
         return _document(row)
 
     def add_pending_many(self, items: Sequence[tuple[SaltedDocument, str | None]], *,
@@ -573,6 +586,7 @@ class DocumentRepository(_Repository):
         at = at or now()
         rows = [_pending_row(salted, created_by, code, at) for salted, code in items]
         _insert_many(self._session, Document, rows)
+        _notify(self._session, PENDING_CHANNEL)
         return [DocumentRecord(**{k: row[k] for k in _RECORD_FIELDS}, salted=salted)
                 for row, (salted, _) in zip(rows, items, strict=True)]
 
@@ -602,6 +616,7 @@ class DocumentRepository(_Repository):
         row.anchor_block = block
         row.anchored_at = at
         self._flush()
+        _notify(self._session, ANCHORED_CHANNEL)
         return _document(row)
 
     def mark_failed(self, document_id: str) -> DocumentRecord:
@@ -611,6 +626,7 @@ class DocumentRepository(_Repository):
             raise ConflictError(f"Das Dokument {document_id} wartet nicht auf die Verankerung")
         row.state = "failed"
         self._flush()
+        _notify(self._session, ANCHORED_CHANNEL)
         return _document(row)
 
     def pending_for(self, *, ags: str | None = None, usecase: str | None = None,
@@ -685,6 +701,7 @@ class DocumentRepository(_Repository):
             .values(state="anchored", merkle_root=_hex32(merkle_root, "merkleRoot"),
                     anchor_tx=_hex32(tx_hash, "Transaktion"), anchor_block=block,
                     anchored_at=at))
+        _notify(self._session, ANCHORED_CHANNEL)
         return int(getattr(result, "rowcount", 0) or 0)
 
     def mark_batch_failed(self, batch_id: int) -> int:
@@ -692,6 +709,7 @@ class DocumentRepository(_Repository):
         result = self._session.execute(
             sa.update(Document).where(Document.batch_id == batch_id, Document.state == "pending")
             .values(state="failed"))
+        _notify(self._session, ANCHORED_CHANNEL)
         return int(getattr(result, "rowcount", 0) or 0)
 
     def states_of(self, document_ids: Sequence[str]) -> dict[str, DocumentState]:
