@@ -160,10 +160,10 @@ class AnchorSteps:
             if not queue:
                 return None
             usecase_id = queue[0].usecase
-            members = [q for q in queue if q.usecase == usecase_id]
-            first = uow.documents.get(members[0].id)
+            same_usecase = [q for q in queue if q.usecase == usecase_id]
+            first = uow.documents.get(same_usecase[0].id)
             assert first is not None
-            tree, ordered = _tree(members)
+            tree, ordered = _tree(same_usecase)
             usecase = self.ctx.usecases.get(usecase_id)
             error: str | None = None
             signed = None
@@ -174,15 +174,15 @@ class AnchorSteps:
                 raise
             except GovchainError as err:
                 error = str(err)
+            members = [from_hex32(q.target_hash) for q in ordered]  # the tree's leaves, in order
             batch = uow.batches.add(
                 account=account, usecase=usecase_id, merkle_root=tree.root, size=len(ordered),
                 nonce=signed.nonce if signed else None,
                 gas_price=signed.gas_price if signed else None,
                 tx_hash=signed.hash if signed else None, raw_tx=signed.raw if signed else None,
-                state="sending" if signed else "failed", error=error)
-            uow.documents.assign_batch([q.id for q in ordered], batch.id)
+                state="sending" if signed else "failed", error=error, members=members)
             if error is not None:
-                uow.documents.mark_batch_failed(batch.id)
+                uow.documents.mark_batch_failed(batch.id, members)
                 log.warning("Verankerung von %d Dokumenten (%s) abgelehnt: %s", len(ordered),
                             usecase_id, error)
             uow.commit()
@@ -240,7 +240,7 @@ class AnchorSteps:
     def _replace(self, batch: BatchRecord) -> BatchRecord:
         """Re-signs the same anchor with the same nonce at a higher price (≥ +12.5 %, what nodes
         ask of a replacement)."""
-        ags = _ags_of_batch(self.engine, batch.id)
+        ags = self._ags_of(batch.id)
         usecase = self.ctx.usecases.get(batch.usecase)
         old_price = batch.gas_price or 0
         price = max(old_price * 5 // 4 + 1, self.ctx.chain.w3.eth.gas_price)
@@ -258,25 +258,37 @@ class AnchorSteps:
                  signed.gas_price)
         return fresh
 
+    def _ags_of(self, batch_id: int) -> str:
+        with UnitOfWork(self.engine) as uow:
+            members = batch_members(uow, batch_id)
+            ags = uow.documents.ags_of(members[0]) if members else None
+        if ags is None:
+            raise LedgerError(f"Anker-Stapel {batch_id} hat keine wartenden Dokumente")
+        return ags
+
     def _finish(self, batch: BatchRecord, tx_hash: str, block: int, timestamp: int
                 ) -> BatchOutcome:
         """Records the anchor: the batch keeps its Merkle tree, its documents are marked
         anchored in one statement (their proofs are read from the tree)."""
         with UnitOfWork(self.engine) as uow:
-            hashes = sorted(uow.documents.target_hashes_of_batch(batch.id))
+            members = batch_members(uow, batch.id)
             tx = tx_hash or batch.tx_hash or batch.merkle_root
             at = from_unix(timestamp)
-            if not hashes:  # finished by another path already: nothing to write
+            tree = MerkleTree(members) if members else None
+            if tree is not None and to_hex(tree.root) != batch.merkle_root:
+                raise LedgerError(f"Anker-Stapel {batch.id}: die gespeicherten Dokumente ergeben "
+                                  f"nicht die Wurzel {batch.merkle_root}")
+            anchored = uow.documents.mark_batch_anchored(
+                batch.id, members, merkle_root=batch.merkle_root, tx_hash=tx, block=block, at=at)
+            if anchored == 0:  # finished by another path already: nothing else to write
                 uow.batches.mark_anchored(batch.id, tx_hash=tx, block=block, at=at)
                 uow.commit()
                 return BatchOutcome(batch.id)
-            tree = MerkleTree([from_hex32(h) for h in hashes])
-            if to_hex(tree.root) != batch.merkle_root:
-                raise LedgerError(f"Anker-Stapel {batch.id}: die gespeicherten Dokumente ergeben "
-                                  f"nicht die Wurzel {batch.merkle_root}")
+            if anchored != len(members):
+                raise LedgerError(f"Anker-Stapel {batch.id}: {len(members) - anchored} seiner "
+                                  f"{len(members)} Dokumente warten nicht mehr")
             uow.status_events.add_for_batch(batch.id, "anchored", tx_hash=tx)
-            anchored = uow.documents.mark_batch_anchored(
-                batch.id, merkle_root=batch.merkle_root, tx_hash=tx, block=block, at=at)
+            assert tree is not None
             uow.batches.mark_anchored(batch.id, tx_hash=tx, block=block, at=at,
                                       tree=tree.to_bytes())
             uow.commit()
@@ -284,7 +296,7 @@ class AnchorSteps:
 
     def _fail(self, batch: BatchRecord, error: str) -> BatchOutcome:
         with UnitOfWork(self.engine) as uow:
-            failed = uow.documents.mark_batch_failed(batch.id)
+            failed = uow.documents.mark_batch_failed(batch.id, batch_members(uow, batch.id))
             uow.batches.mark_failed(batch.id, error)
             uow.commit()
         log.warning("Anker-Stapel %d fehlgeschlagen: %s", batch.id, error)
@@ -295,19 +307,19 @@ class AnchorSteps:
             return uow.batches.sending_for(account)
 
 
+def batch_members(uow: UnitOfWork, batch_id: int) -> list[Hash32]:
+    """The targetHashes of a batch's documents, in tree order: recorded with the batch, or (for
+    batches opened before migration 0005) those of the waiting documents that name the batch."""
+    members = uow.batches.members_of(batch_id)
+    if members is None:
+        members = sorted(from_hex32(h) for h in uow.documents.target_hashes_of_batch(batch_id))
+    return members
+
+
 def _tree(members: Sequence[QueuedDocument]) -> tuple[MerkleTree, list[QueuedDocument]]:
     # Leaves in targetHash order: the batch's documents alone fix the tree, also after a crash.
     ordered = sorted(members, key=lambda q: q.target_hash)
     return MerkleTree([Hash32(from_hex32(q.target_hash)) for q in ordered]), ordered
-
-
-def _ags_of_batch(engine: Engine, batch_id: int) -> str:
-    """The municipality (AGS) of a batch's documents."""
-    with UnitOfWork(engine) as uow:
-        ags = uow.documents.ags_of_batch(batch_id)
-        if ags is None:
-            raise LedgerError(f"Anker-Stapel {batch_id} hat keine wartenden Dokumente")
-        return ags
 
 
 def anchor_now(ctx: Context, engine: Engine, account: str,
@@ -793,4 +805,5 @@ def drain(anchoring: Anchoring, engine: Engine, timeout: float,
 
 
 __all__ = ["AccountLocks", "AnchorSteps", "Anchoring", "AnchoringProcess", "AnchoringSettings",
-           "AnchoringStatus", "SaltedDocument", "anchor_now", "drain", "run_process"]
+           "AnchoringStatus", "SaltedDocument", "anchor_now", "batch_members", "drain",
+           "run_process"]

@@ -25,7 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 from govchain import security
-from govchain.anchoring import Listener
+from govchain.anchoring import Listener, batch_members
 from govchain.db import (
     UnitOfWork,
     check_schema,
@@ -147,7 +147,7 @@ def test_upgrade_from_empty_brings_schema_to_head(fresh_engine: Engine) -> None:
         check_schema(fresh_engine)
     assert current_revision(fresh_engine) is None
     upgrade(fresh_engine)
-    assert current_revision(fresh_engine) == head_revision() == "0004"
+    assert current_revision(fresh_engine) == head_revision() == "0005"
     check_schema(fresh_engine)
     upgrade(fresh_engine)  # a second start changes nothing
     check_schema(fresh_engine)
@@ -578,17 +578,18 @@ def test_verification_log(engine: Engine) -> None:
 def _anchor_batch(engine: Engine, docs: list[SaltedDocument]) -> tuple[int, MerkleTree]:
     ordered = sorted(docs, key=lambda d: d.target_hash)
     tree = MerkleTree([d.target_hash for d in ordered])
+    members = [d.target_hash for d in ordered]
     with UnitOfWork(engine) as uow:
         uow.documents.add_pending_many([(d, None) for d in docs], created_by=None, at=T0)
         batch = uow.batches.add(account="0x" + "11" * 20, usecase="gefaehrlicher-hund",
-                                merkle_root=tree.root, size=len(docs))
-        uow.documents.assign_batch([d.document["id"] for d in docs], batch.id)
+                                merkle_root=tree.root, size=len(docs), members=members)
         uow.commit()
     with UnitOfWork(engine) as uow:
-        uow.status_events.add_for_batch(batch.id, "anchored", tx_hash=BATCH_ANCHOR.transaction_hash)
+        assert batch_members(uow, batch.id) == members
         marked = uow.documents.mark_batch_anchored(
-            batch.id, merkle_root=tree.root, tx_hash=BATCH_ANCHOR.transaction_hash,
+            batch.id, members, merkle_root=tree.root, tx_hash=BATCH_ANCHOR.transaction_hash,
             block=BATCH_ANCHOR.block, at=T0)
+        uow.status_events.add_for_batch(batch.id, "anchored", tx_hash=BATCH_ANCHOR.transaction_hash)
         uow.batches.mark_anchored(batch.id, tx_hash=BATCH_ANCHOR.transaction_hash,
                                   block=BATCH_ANCHOR.block, at=T0, tree=tree.to_bytes())
         uow.commit()
@@ -625,20 +626,49 @@ def test_batch_is_anchored_in_one_statement_and_proofs_come_from_its_tree(engine
         assert stored == len(docs)
 
 
-def test_a_document_joins_one_batch_only(engine: Engine) -> None:
+def test_opening_a_batch_writes_no_document_and_marking_it_only_its_waiting_members(
+        engine: Engine) -> None:
     ags = new_ags()
-    first, later = [salted(ags) for _ in range(3)], [salted(ags) for _ in range(2)]
+    members, other = [salted(ags) for _ in range(3)], salted(ags)
+    hashes = sorted(d.target_hash for d in members)
     with UnitOfWork(engine) as uow:
-        uow.documents.add_pending_many([(d, None) for d in first + later], created_by=None, at=T0)
-        a, b = (uow.batches.add(account="0x" + "11" * 20, usecase="gefaehrlicher-hund",
-                                merkle_root=bytes([n]) * 32, size=1) for n in (1, 2))
-        uow.documents.assign_batch([d.document["id"] for d in first], a.id)
-        uow.documents.assign_batch([d.document["id"] for d in first + later], b.id)
+        uow.documents.add_pending_many([(d, None) for d in [*members, other]], created_by=None,
+                                       at=T0)
+        batch = uow.batches.add(account="0x" + "11" * 20, usecase="gefaehrlicher-hund",
+                                merkle_root=MerkleTree(hashes).root, size=3, members=hashes)
         uow.commit()
-        assert sorted(uow.documents.target_hashes_of_batch(a.id)) == sorted(
-            to_hex(d.target_hash) for d in first)
-        assert sorted(uow.documents.target_hashes_of_batch(b.id)) == sorted(
-            to_hex(d.target_hash) for d in later)
+    with UnitOfWork(engine) as uow:
+        assert uow.batches.members_of(batch.id) == hashes
+        waiting = [uow.documents.get(d.document["id"]) for d in [*members, other]]
+        assert all(r is not None and r.state == "pending" and r.batch_id is None for r in waiting)
+        assert uow.documents.mark_batch_failed(batch.id, hashes) == 3
+        assert uow.documents.mark_batch_failed(batch.id, hashes) == 0  # only waiting ones
+        uow.commit()
+        states = {d.document["id"]: uow.documents.get(d.document["id"]) for d in [*members, other]}
+    assert {(r.state, r.batch_id) for i, r in states.items() if i != other.document["id"]
+            if r is not None} == {("failed", batch.id)}
+    left = states[other.document["id"]]
+    assert left is not None and (left.state, left.batch_id) == ("pending", None)
+
+
+def test_a_batch_opened_before_its_members_were_recorded_finds_them_by_batch_id(
+        fresh_engine: Engine) -> None:
+    upgrade(fresh_engine, "0004")
+    docs = [salted(new_ags()) for _ in range(2)]
+    with UnitOfWork(fresh_engine) as uow:
+        for d in docs:
+            uow.documents.add_pending(d, created_by=None, at=T0)
+        uow.commit()
+    with fresh_engine.begin() as conn:  # what opening a batch wrote before migration 0005
+        batch_id = conn.execute(sa.text(
+            "INSERT INTO batches (account, usecase, state, size, merkle_root, created_at) "
+            "VALUES (:a, 'gefaehrlicher-hund', 'sending', 2, :r, :t) RETURNING id"),
+            {"a": "0x" + "11" * 20, "r": "0x" + "ab" * 32, "t": T0}).scalar()
+        conn.execute(sa.text("UPDATE documents SET batch_id = :b"), {"b": batch_id})
+    upgrade(fresh_engine)
+    with UnitOfWork(fresh_engine) as uow:
+        assert uow.batches.members_of(batch_id) is None
+        assert batch_members(uow, batch_id) == sorted(d.target_hash for d in docs)
 
 
 def test_an_anchored_document_needs_its_issued_form_or_a_batch(engine: Engine) -> None:

@@ -214,6 +214,9 @@ class Batch(Base):
     # Once anchored: every node of the batch's Merkle tree (merkle.MerkleTree.to_bytes), from
     # which each document's proof is read.
     tree: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    # The members' targetHashes (32 bytes each, in tree order), written when the batch is opened:
+    # the documents themselves are written only when the anchor is recorded. Read only then.
+    members: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
 
 
 class StatusEvent(Base):

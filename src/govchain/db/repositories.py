@@ -55,7 +55,7 @@ from govchain.db.models import (
 )
 from govchain.documents import AnchorRef, SaltedDocument, issued_document, iter_leaves
 from govchain.errors import ConflictError, InputError, RecordNotFoundError, StorageError
-from govchain.hashing import from_hex32, to_hex
+from govchain.hashing import Hash32, from_hex32, to_hex
 from govchain.merkle import StoredTree
 from govchain.timefmt import now
 
@@ -667,50 +667,57 @@ class DocumentRepository(_Repository):
                  .order_by(Document.created_at, Document.id).limit(limit))
         return [QueuedDocument(*r) for r in self._session.execute(query)]
 
-    def assign_batch(self, document_ids: Sequence[str], batch_id: int) -> None:
-        unassigned = Document.batch_id.is_(None)
-        if self._session.connection().dialect.name == "postgresql":
-            # one statement with an array: a quarter less database time than IN lists
-            ids = sa.bindparam("ids", list(document_ids), type_=postgresql.ARRAY(sa.String))
-            self._session.execute(sa.update(Document).where(Document.id == sa.any_(ids),
-                                                            unassigned).values(batch_id=batch_id))
-            return
-        for chunk in _chunks(document_ids):
-            self._session.execute(sa.update(Document).where(Document.id.in_(chunk), unassigned)
-                                  .values(batch_id=batch_id))
-
-    def ags_of_batch(self, batch_id: int) -> str | None:
-        """The municipality of a batch's waiting documents (one account: one municipality)."""
-        query = sa.select(Document.ags).where(Document.batch_id == batch_id,
-                                              Document.state == "pending").limit(1)
+    def ags_of(self, target_hash: bytes | str) -> str | None:
+        """The municipality of the document with `target_hash` (a batch's: one account, one
+        municipality)."""
+        query = sa.select(Document.ags).where(
+            Document.target_hash == _hex32(target_hash, "targetHash")).limit(1)
         return self._session.scalar(query)
 
     def target_hashes_of_batch(self, batch_id: int) -> builtins.list[str]:
-        """The targetHashes of the batch's documents still waiting for its anchor."""
+        """The targetHashes of the documents still waiting for the batch's anchor that know their
+        batch: those of batches opened before their members were recorded (migration 0005)."""
         query = sa.select(Document.target_hash).where(Document.batch_id == batch_id,
                                                       Document.state == "pending")
         return list(self._session.scalars(query))
 
-    def mark_batch_anchored(self, batch_id: int, *, merkle_root: bytes | str,
-                            tx_hash: bytes | str, block: int, at: datetime) -> int:
-        """Marks the batch's waiting documents anchored, in one statement; each keeps its salted
-        form and its proof is read from the batch's tree (BatchRepository.mark_anchored)."""
-        result = self._session.execute(
-            sa.update(Document)
-            .where(Document.batch_id == batch_id, Document.state == "pending")
-            .values(state="anchored", merkle_root=_hex32(merkle_root, "merkleRoot"),
-                    anchor_tx=_hex32(tx_hash, "Transaktion"), anchor_block=block,
-                    anchored_at=at))
-        _notify(self._session, ANCHORED_CHANNEL)
-        return int(getattr(result, "rowcount", 0) or 0)
+    def _update_members(self, target_hashes: Sequence[bytes | str], values: dict[str, Any]
+                        ) -> int:
+        """Updates the pending documents with these targetHashes; returns how many."""
+        hexes = [_hex32(h, "targetHash") for h in target_hashes]
+        pending = Document.state == "pending"
+        if self._session.connection().dialect.name == "postgresql":
+            # one statement with an array (IN lists of thousands cost more to plan)
+            array = sa.bindparam("hashes", hexes, type_=postgresql.ARRAY(sa.String))
+            result = self._session.execute(sa.update(Document).where(
+                Document.target_hash == sa.any_(array), pending).values(**values))
+            return int(getattr(result, "rowcount", 0) or 0)
+        changed = 0
+        for chunk in _chunks(hexes):
+            result = self._session.execute(sa.update(Document).where(
+                Document.target_hash.in_(chunk), pending).values(**values))
+            changed += int(getattr(result, "rowcount", 0) or 0)
+        return changed
 
-    def mark_batch_failed(self, batch_id: int) -> int:
-        """The batch's documents could not be anchored; their salts stay for a later attempt."""
-        result = self._session.execute(
-            sa.update(Document).where(Document.batch_id == batch_id, Document.state == "pending")
-            .values(state="failed"))
+    def mark_batch_anchored(self, batch_id: int, target_hashes: Sequence[bytes | str], *,
+                            merkle_root: bytes | str, tx_hash: bytes | str, block: int,
+                            at: datetime) -> int:
+        """Marks the batch's waiting members anchored (and in the batch), in one statement; each
+        keeps its salted form and its proof is read from the batch's tree
+        (BatchRepository.mark_anchored). Returns how many were waiting."""
+        changed = self._update_members(target_hashes, {
+            "state": "anchored", "batch_id": batch_id,
+            "merkle_root": _hex32(merkle_root, "merkleRoot"),
+            "anchor_tx": _hex32(tx_hash, "Transaktion"), "anchor_block": block,
+            "anchored_at": at})
         _notify(self._session, ANCHORED_CHANNEL)
-        return int(getattr(result, "rowcount", 0) or 0)
+        return changed
+
+    def mark_batch_failed(self, batch_id: int, target_hashes: Sequence[bytes | str]) -> int:
+        """The batch's members could not be anchored; their salts stay for a later attempt."""
+        changed = self._update_members(target_hashes, {"state": "failed", "batch_id": batch_id})
+        _notify(self._session, ANCHORED_CHANNEL)
+        return changed
 
     def states_of(self, document_ids: Sequence[str]) -> dict[str, DocumentState]:
         found: dict[str, DocumentState] = {}
@@ -804,15 +811,15 @@ class StatusEventRepository(_Repository):
 
     def add_for_batch(self, batch_id: int, action: StatusAction, *,
                       tx_hash: bytes | str | None = None, at: datetime | None = None) -> None:
-        """The same event for every document of a batch still waiting for its anchor, in one
-        statement (before DocumentRepository.mark_batch_anchored)."""
+        """The same event for every document anchored in the batch, in one statement (after
+        DocumentRepository.mark_batch_anchored)."""
         _one_of(action, STATUS_ACTIONS, "Aktion")
         tx = _hex32(tx_hash, "Transaktion") if tx_hash is not None else None
         chosen = sa.select(Document.id, sa.literal(action, sa.String()),
                            sa.cast(sa.null(), sa.Integer()), sa.cast(sa.null(), sa.Integer()),
                            sa.literal(at or now(), UTCDateTime()),
                            sa.literal(tx, sa.String()) if tx else sa.cast(sa.null(), sa.String())) \
-            .where(Document.batch_id == batch_id, Document.state == "pending")
+            .where(Document.batch_id == batch_id, Document.state == "anchored")
         self._session.execute(sa.insert(StatusEvent).from_select(
             ["document_id", "action", "reason", "actor", "at", "tx_hash"], chosen))
 
@@ -857,14 +864,19 @@ class BatchRepository(_Repository):
             nonce: int | None = None, gas_price: int | None = None,
             tx_hash: bytes | str | None = None, raw_tx: bytes | None = None,
             state: BatchState = "sending", error: str | None = None,
-            at: datetime | None = None) -> BatchRecord:
+            members: Sequence[bytes] | None = None, at: datetime | None = None) -> BatchRecord:
+        """`members`: the targetHashes of the batch's documents (which stay unchanged until
+        the anchor is recorded)."""
         _one_of(state, BATCH_STATES, "Zustand")
+        if members is not None and any(len(m) != 32 for m in members):
+            raise InputError("Ein targetHash hat 32 Bytes")
         row = Batch(account=account, usecase=usecase, state=state, size=size,
                     merkle_root=_hex32(merkle_root, "merkleRoot"), nonce=nonce,
                     gas_price=gas_price,
                     tx_hash=_hex32(tx_hash, "Transaktion") if tx_hash is not None else None,
                     raw_tx=raw_tx, anchor_block=None, anchored_at=None, error=error,
-                    created_at=at or now(), sent_at=None)
+                    created_at=at or now(), sent_at=None,
+                    members=b"".join(members) if members is not None else None)
         self._session.add(row)
         self._flush()
         return _batch(row)
@@ -878,6 +890,15 @@ class BatchRepository(_Repository):
     def get(self, batch_id: int) -> BatchRecord | None:
         row = self._session.get(Batch, batch_id)
         return _batch(row) if row else None
+
+    def members_of(self, batch_id: int) -> builtins.list[Hash32] | None:
+        """The targetHashes the batch was opened with; None for a batch opened before they were
+        recorded (its documents know their batch: DocumentRepository.target_hashes_of_batch)."""
+        data = self._session.scalar(sa.select(Batch.members).where(Batch.id == batch_id))
+        if data is None:
+            return None
+        data = bytes(data)
+        return [Hash32(data[i:i + 32]) for i in range(0, len(data), 32)]
 
     def sending_for(self, account: str) -> builtins.list[BatchRecord]:
         """The account's batches whose transaction is not known to be mined, oldest first."""
