@@ -154,10 +154,11 @@ def subjects(n: int) -> list[dict[str, Any]]:
     return out
 
 
-def bulk_issue(service: ServeProcess, n: int, chunk: int, clients: int = WORKERS
+def bulk_issue(service: ServeProcess, n: int, chunk: int, clients: int = 2 * WORKERS
                ) -> dict[str, float]:
-    """Sends n documents in bulk requests of `chunk`, `clients` requests at a time (one per
-    service worker), returns accepted/anchored rates."""
+    """Sends n documents in bulk requests of `chunk`, `clients` requests at a time (two per
+    request process: the kernel may hand two connections to the same process, and the other
+    would wait), returns accepted/anchored rates."""
     items = [{"subject": s} for s in subjects(n)]
     # encoded before the clock starts: the load generator shares the two cores with the service
     bodies = {start: json.dumps({"usecase": USECASE, "items": items[start:start + chunk]},
