@@ -323,6 +323,7 @@ class BulkResult:
 
 
 MAX_BULK = 10_000
+ACCEPT_SLICE = 500  # documents salted and stored at a time within one bulk transaction
 
 
 def issue_bulk_for(ctx: Context, uow: UnitOfWork, actor: Actor, usecase_id: str,
@@ -358,12 +359,15 @@ def accept_valid(ctx: Context, uow: UnitOfWork, ags: str, usecase_id: str,
         else:
             good.append((i, req))
     accepted: list[tuple[int, str]] = []
-    if good:
-        salted = salt_documents(ctx, ags, usecase, [r for _, r in good])
+    # In slices (one transaction all the same): a process holds the salted documents and rows of
+    # one slice at a time, not of thousands of documents, and its memory stays flat.
+    for start in range(0, len(good), ACCEPT_SLICE):
+        part = good[start:start + ACCEPT_SLICE]
+        salted = salt_documents(ctx, ags, usecase, [r for _, r in part])
         uow.documents.add_pending_many([(s, None) for s in salted], created_by=created_by)
         ids = [s.document["id"] for s in salted]
         uow.status_events.add_many(ids, "issued", actor=created_by)
-        accepted = [(i, d) for (i, _), d in zip(good, ids, strict=True)]
+        accepted += [(i, d) for (i, _), d in zip(part, ids, strict=True)]
     return BulkResult(accepted, rejected)
 
 

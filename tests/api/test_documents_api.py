@@ -183,6 +183,34 @@ def test_invalid_subject_is_422_naming_the_field(client: TestClient, users: User
     assert any(e["loc"] == "/hund/chipnummer" for e in response.json()["detail"])
 
 
+def test_bulk_issues_the_valid_items_in_order_and_reports_the_others(
+        client: TestClient, users: Users, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(services, "ACCEPT_SLICE", 2)  # several slices in one request
+    subjects = []
+    for i in range(7):
+        subject = example(client, DOG)
+        subject["halter"]["name"] = f"Halterin {i}"
+        subjects.append(subject)
+    subjects[1]["hund"]["chipnummer"] = "keine Nummer"
+    subjects[5]["hund"]["chipnummer"] = "auch keine"
+    answer = client.post("/api/v1/documents/bulk?wait=true", headers=users.clerk, json={
+        "usecase": DOG, "items": [{"subject": s} for s in subjects]})
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert body["status"] == "anchored"
+    assert [r["index"] for r in body["rejected"]] == [1, 5]
+    assert all(r["errors"][0]["loc"] == "/hund/chipnummer" for r in body["rejected"])
+    accepted = body["accepted"]
+    assert [a["index"] for a in accepted] == [0, 2, 3, 4, 6]
+    assert len({a["id"] for a in accepted}) == 5
+    for a in accepted:
+        got = client.get(f"/api/v1/documents/{a['id']}", headers=users.clerk)
+        assert got.status_code == 200, got.text
+        document = got.json()["document"]
+        assert document["credentialSubject"]["halter"]["name"] == f"Halterin {a['index']}"
+        assert document["proof"]["merkleRoot"]
+
+
 def test_unknown_usecase_and_naive_dates_are_refused(client: TestClient, users: Users) -> None:
     assert issue(client, users.clerk, "gibt-es-nicht", subject={"a": 1}).status_code == 404
     naive = issue(client, users.clerk, validFrom="2026-01-01T00:00:00")
