@@ -42,7 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from govchain.context import Context
 from govchain.db import BatchRecord, QueuedDocument, UnitOfWork
-from govchain.db.repositories import ANCHORED_CHANNEL, PENDING_CHANNEL
+from govchain.db.repositories import ANCHORED_CHANNEL, PENDING_CHANNEL, SCHEMA_TAG_SQL
 from govchain.documents import SaltedDocument
 from govchain.errors import GovchainError, LedgerError, LedgerUnavailableError
 from govchain.hashing import Hash32, from_hex32, to_hex
@@ -380,7 +380,8 @@ class Listener:
     documents wake the anchoring workers and finished batches wake the waiting requests at once,
     in every process of a service, instead of each polling the database (an idle service polled
     every 50 ms). The repositories notify inside the writing transaction, so a notification
-    arrives only for committed rows. While the connection is down the callers poll as before."""
+    arrives only for committed rows; channel names carry a tag of the schema (services sharing a
+    database do not wake each other). While the connection is down the callers poll as before."""
 
     RECONNECT_AFTER = 1.0  # seconds
 
@@ -405,13 +406,17 @@ class Listener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5) as conn:
-                    for channel in self._callbacks:
-                        conn.execute(f"LISTEN {channel}")
+                    row = conn.execute(f"SELECT {SCHEMA_TAG_SQL}").fetchone()
+                    assert row is not None
+                    callbacks = {f"{channel}_{row[0]}": callback
+                                 for channel, callback in self._callbacks.items()}
+                    for channel in callbacks:
+                        conn.execute(f"LISTEN {channel}")  # a name and 12 hex digits
                     self.listening = True
                     self._call_all()  # what was committed before we listened
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=0.5, stop_after=1):
-                            self._callbacks.get(note.channel, lambda: None)()
+                            callbacks.get(note.channel, lambda: None)()
             except psycopg.Error as err:
                 log.warning("Benachrichtigungen der Datenbank unterbrochen (%s); frage ab",
                             type(err).__name__)

@@ -724,9 +724,10 @@ def test_postgresql_compresses_documents_with_lz4(fresh_engine: Engine) -> None:
     assert record.salted.salts == s.salts and record.salted.target_hash == s.target_hash
 
 
-def test_committed_documents_and_anchors_are_announced_to_listeners(fresh_engine: Engine) -> None:
-    """PostgreSQL: new pending documents and finished batches reach every Listener on commit
-    (and a rolled-back transaction announces nothing)."""
+def test_committed_documents_and_anchors_are_announced_to_listeners(fresh_engine: Engine,
+                                                                   tmp_path: Path) -> None:
+    """PostgreSQL: new pending documents and finished batches reach every Listener of the same
+    schema on commit (a rolled-back transaction and another schema announce nothing)."""
     if fresh_engine.dialect.name != "postgresql":
         pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
     upgrade(fresh_engine)
@@ -749,6 +750,10 @@ def test_committed_documents_and_anchors_are_announced_to_listeners(fresh_engine
             uow.commit()
         assert heard[PENDING_CHANNEL].wait(10)
         assert not heard[ANCHORED_CHANNEL].is_set()
+        for other in fresh_database("postgresql", tmp_path):  # another service's schema
+            upgrade(other)
+            _anchor_batch(other, [salted(ags)])
+        assert not heard[ANCHORED_CHANNEL].wait(1.0)
         _anchor_batch(fresh_engine, [salted(ags)])
         assert heard[ANCHORED_CHANNEL].wait(10)
     finally:

@@ -343,13 +343,17 @@ def _insert_many(session: Session, model: type[Base], rows: Sequence[Mapping[str
 # PostgreSQL notifications on commit: the anchoring process hears of new documents, and the
 # processes waiting for anchors hear of finished batches, at once instead of by polling (see
 # govchain.anchoring.Listener). pg_notify inside the transaction is delivered only on commit.
+# Channels are per database, so each name carries a tag of the schema: services sharing a
+# database in schemas of their own do not wake each other.
 PENDING_CHANNEL = "govchain_pending"
 ANCHORED_CHANNEL = "govchain_anchored"
+SCHEMA_TAG_SQL = "left(md5(current_schema()), 12)"
 
 
 def _notify(session: Session, channel: str) -> None:
     if session.connection().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": channel})
+        session.execute(sa.text(f"SELECT pg_notify(:channel || '_' || {SCHEMA_TAG_SQL}, '')"),
+                        {"channel": channel})
 
 
 def _hex32(value: bytes | str, what: str) -> str:
