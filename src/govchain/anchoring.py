@@ -689,11 +689,11 @@ class Anchoring:
             self._record(outcome)
             return 0.02 if outcome.waiting else 0
         with UnitOfWork(self._engine) as uow:
-            queue = uow.documents.queue_of(account, self.settings.max_batch)
-        if not queue:
+            waiting, oldest = uow.documents.queue_head(account, self.settings.max_batch)
+        if oldest is None:
             return None
-        age = (now() - queue[0].created_at).total_seconds()
-        if len(queue) < self.settings.max_batch and age < self.settings.window:
+        age = (now() - oldest).total_seconds()
+        if waiting < self.settings.max_batch and age < self.settings.window:
             return self.settings.window - age
         batch = self._steps.open_batch(account)
         if batch is not None and batch.state == "failed":

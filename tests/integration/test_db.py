@@ -626,6 +626,22 @@ def test_batch_is_anchored_in_one_statement_and_proofs_come_from_its_tree(engine
         assert stored == len(docs)
 
 
+def test_the_queue_head_counts_up_to_the_limit_and_names_the_oldest(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine)
+    account = "0x" + "11" * 20  # salted() names it
+    with UnitOfWork(fresh_engine) as uow:
+        assert uow.documents.queue_head(account, 10) == (0, None)
+        for i in range(5):
+            uow.documents.add_pending(salted(new_ags()), created_by=None,
+                                      at=T0 + timedelta(minutes=4 - i))
+        uow.commit()
+    with UnitOfWork(fresh_engine) as uow:
+        assert uow.documents.queue_head(account, 10) == (5, T0)
+        assert uow.documents.queue_head(account, 3) == (3, T0)
+        assert uow.documents.queue_head("0x" + "99" * 20, 10) == (0, None)
+        assert len(uow.documents.queue_of(account, 10)) == 5
+
+
 def test_opening_a_batch_writes_no_document_and_marking_it_only_its_waiting_members(
         engine: Engine) -> None:
     ags = new_ags()
