@@ -417,9 +417,9 @@ class Listener:
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=0.5, stop_after=1):
                             callbacks.get(note.channel, lambda: None)()
-            except psycopg.Error as err:
+            except Exception as err:  # the connection or the server: keep trying, poll meanwhile
                 log.warning("Benachrichtigungen der Datenbank unterbrochen (%s); frage ab",
-                            type(err).__name__)
+                            type(err).__name__)  # the name only: the error may quote the URL
             finally:
                 self.listening = False
             self._stop.wait(self.RECONNECT_AFTER)

@@ -59,6 +59,16 @@ def _serve_with_two_workers(home: Path, node: Node, url: str) -> tuple[ServeProc
     return serve, serve.process.pid
 
 
+def _anchoring_pid(serve: ServeProcess, starts: int = 1, timeout: float = 30.0) -> int:
+    """The process id of the anchoring process once it has logged its `starts`-th start (it
+    starts apart from the request processes and may log after they answer)."""
+    deadline = time.monotonic() + timeout
+    while len(found := re.findall(r"Verankerungsprozess (\d+) gestartet", serve.log())) < starts:
+        assert time.monotonic() < deadline, serve.log()[-3000:]
+        time.sleep(0.1)
+    return int(found[starts - 1])
+
+
 def test_request_processes_wait_and_the_anchoring_process_anchors(
         tmp_path: Path, node: Node, database: tuple[str, sa.Engine]) -> None:
     url, engine = database
@@ -80,7 +90,7 @@ def test_request_processes_wait_and_the_anchoring_process_anchors(
             assert single.json()["document"]["proof"]["anchor"]["transactionHash"]
             accepted.append(single.json()["id"])
     serve.wait_until_none_pending(timeout=120)
-    assert "Verankerungsprozess" in serve.log()
+    assert _anchoring_pid(serve) in [pid for pid, _ in spawned]
     serve.stop()
     left = _outliving([pid for pid, _ in spawned], seconds=15)
     assert not left, f"processes of the service outlived it: {left}"
@@ -93,9 +103,7 @@ def test_only_the_anchoring_process_anchors(
     """With the anchoring process frozen (SIGSTOP) accepted documents stay pending: no request
     process anchors them behind its back; once it runs again, it anchors them."""
     serve, _ = _serve_with_two_workers(tmp_path / "home", node, database[0])
-    started = re.search(r"Verankerungsprozess (\d+) gestartet", serve.log())
-    assert started, serve.log()[-2000:]
-    anchoring = int(started.group(1))
+    anchoring = _anchoring_pid(serve)
     try:
         os.kill(anchoring, signal.SIGSTOP)
         with httpx.Client(timeout=60, headers=serve.headers) as client:
@@ -117,9 +125,7 @@ def test_only_the_anchoring_process_anchors(
 def test_the_anchoring_process_ends_with_a_killed_service(
         tmp_path: Path, node: Node, database: tuple[str, sa.Engine]) -> None:
     serve, main = _serve_with_two_workers(tmp_path / "home", node, database[0])
-    started = re.search(r"Verankerungsprozess (\d+) gestartet", serve.log())
-    assert started, serve.log()[-2000:]
-    anchoring = int(started.group(1))
+    anchoring = _anchoring_pid(serve)
     assert anchoring in [pid for pid, _ in _children(main)]
     os.kill(main, signal.SIGKILL)  # the main process alone, not its process group
     assert serve.process is not None
@@ -137,13 +143,9 @@ def test_a_crashed_anchoring_process_is_started_again(
     home = tmp_path / "home"
     serve, _ = _serve_with_two_workers(home, node, url)
     try:
-        first = re.findall(r"Verankerungsprozess (\d+) gestartet", serve.log())
-        assert len(first) == 1
-        os.kill(int(first[0]), signal.SIGKILL)  # a crash, as the OOM killer would do it
-        deadline = time.monotonic() + 30
-        while len(re.findall(r"Verankerungsprozess (\d+) gestartet", serve.log())) < 2:
-            assert time.monotonic() < deadline, serve.log()[-3000:]
-            time.sleep(0.2)
+        first = _anchoring_pid(serve)
+        os.kill(first, signal.SIGKILL)  # a crash, as the OOM killer would do it
+        assert _anchoring_pid(serve, starts=2) != first
         with httpx.Client(timeout=60, headers=serve.headers) as client:
             answer = client.post(f"{serve.url}/api/v1/documents", params={"wait": "true"},
                                  json={"usecase": USECASE, "subject": subjects(1, 5000)[0]})
