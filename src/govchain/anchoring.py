@@ -475,14 +475,15 @@ class Anchoring:
                                             daemon=True)
         self._dispatcher.start()
 
+    def _listening(self) -> bool:
+        return self._listener is not None and self._listener.listening
+
     def _poll_interval(self) -> float:
         """Seconds between looks for waiting documents: long while notifications are heard."""
-        listening = self._listener is not None and self._listener.listening
-        return max(self._poll, LISTENING_POLL) if listening else self._poll
+        return max(self._poll, LISTENING_POLL) if self._listening() else self._poll
 
     def _watch_interval(self) -> float:
-        listening = self._listener is not None and self._listener.listening
-        return LISTENING_POLL if listening else WATCH_INTERVAL
+        return LISTENING_POLL if self._listening() else WATCH_INTERVAL
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

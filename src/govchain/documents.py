@@ -18,14 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from govchain.errors import InputError
-from govchain.hashing import (
-    Hash32,
-    canonical_json,
-    from_hex32,
-    keccak,
-    leaf_json,
-    to_hex,
-)
+from govchain.hashing import Hash32, canonical_json, from_hex32, keccak, leaf_json, to_hex
 from govchain.merkle import MerkleTree
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"

@@ -665,13 +665,13 @@ class DocumentRepository(_Repository):
     def queue_head(self, account: str, limit: int) -> tuple[int, datetime | None]:
         """How many documents of `account` wait for a batch (counted up to `limit`) and when the
         oldest was stored: what the worker needs to know whether to open a batch yet."""
-        waiting = sa.and_(Document.state == "pending", Document.account == account,
-                          Document.batch_id.is_(None))
-        oldest = self._session.scalar(sa.select(sa.func.min(Document.created_at)).where(waiting))
-        if oldest is None:
-            return 0, None
-        upto = sa.select(Document.id).where(waiting).limit(limit).subquery()
-        return int(self._session.scalar(sa.select(sa.func.count()).select_from(upto)) or 0), oldest
+        first = (sa.select(Document.created_at)
+                 .where(Document.state == "pending", Document.account == account,
+                        Document.batch_id.is_(None))
+                 .order_by(Document.created_at).limit(limit).subquery())
+        count, oldest = self._session.execute(
+            sa.select(sa.func.count(), sa.func.min(first.c.created_at))).one()
+        return int(count), oldest
 
     def queue_of(self, account: str, limit: int) -> builtins.list[QueuedDocument]:
         """The oldest documents of `account` waiting for a batch (at most `limit`)."""
