@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 import click
 
-from govchain import services
+from govchain import services, strictjson
 from govchain.context import ENV_HOME, ENV_RPC_URL, Context, default_home
-from govchain.documents import disclose
+from govchain.display import declaration_text
 from govchain.errors import GovchainError, InputError, LedgerUnavailableError
 from govchain.timefmt import parse_time
 from govchain.verification import CheckStatus, Status, VerificationResult
@@ -44,12 +44,15 @@ def handle_errors(fn: F) -> F:
 
 
 def read_json(path: Path) -> Any:
+    """The JSON in a file given on the command line, read as strictly as a request body."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except OSError as err:
         raise InputError(f"Datei {path} nicht lesbar: {err.strerror}") from err
-    except (ValueError, UnicodeDecodeError) as err:
-        raise InputError(f"Datei {path} ist kein gültiges JSON: {err}") from err
+    try:
+        return strictjson.loads(data)
+    except strictjson.JsonInputError as err:
+        raise strictjson.JsonInputError(f"Datei {path}: {err}", malformed=err.malformed) from None
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -300,8 +303,11 @@ COLOUR = {Status.VALID: "green", Status.UNVERIFIABLE: "yellow"}
 
 def print_result(result: VerificationResult) -> None:
     click.secho(f"{result.status}", fg=COLOUR.get(result.status, "red"), bold=True)
+    if result.declaration is not None:  # a landlord's declaration, not the office's own words
+        click.echo(declaration_text(result.declaration))
     if result.issuer:
-        click.echo(f"Aussteller: {result.issuer['name']} (AGS {result.issuer['ags']})")
+        label = "Eingegangen bei" if result.declaration is not None else "Aussteller"
+        click.echo(f"{label}: {result.issuer['name']} (AGS {result.issuer['ags']})")
     for check in result.checks:
         click.echo(f"  {SYMBOL[check.status]} {check.name:10} {check.message}")
 
@@ -330,10 +336,17 @@ def verify(ctx: Context, file: Path, as_json: bool, at: str | None) -> None:
 @click.option("--hide", "hide", multiple=True, required=True,
               help="Zu verbergendes Feld, z. B. /halter/geburtsdatum (mehrfach möglich).")
 @click.option("--out", required=True, type=click.Path(path_type=Path))
+@pass_ctx
 @handle_errors
-def disclose_cmd(file: Path, hide: tuple[str, ...], out: Path) -> None:
-    """Verbirgt Felder eines Dokuments; der Nachweis bleibt gültig (ohne Ledger, offline)."""
-    write_json(out, disclose(read_json(file), hide))
+def disclose_cmd(ctx: Context, file: Path, hide: tuple[str, ...], out: Path) -> None:
+    """Verbirgt Felder eines Dokuments; der Nachweis bleibt gültig (ohne Ledger, offline).
+
+    Felder, ohne die sich das Dokument nicht prüfen lässt (neverHidden der Dokumentart, z. B. die
+    Zeitfenster einer Straßenmusik-Erlaubnis), bleiben sichtbar."""
+    document = read_json(file)
+    if not isinstance(document, dict):
+        raise InputError("Kein ausgestelltes govchain-Dokument (kein JSON-Objekt)")
+    write_json(out, services.disclose_document(ctx.usecases, document, hide))
     click.echo(f"{len(hide)} Feld(er) verborgen → {out}")
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import click
 from sqlalchemy.engine import Engine
 
-from govchain import services
+from govchain import services, strictjson
 from govchain.anchoring import anchor_now
 from govchain.cli import handle_errors, main, pass_ctx
 from govchain.context import Context
@@ -82,7 +82,8 @@ def _cli_actor() -> str:
 @handle_errors
 def serve(ctx: Context, host: str | None, port: int | None, database_url: str | None,
           workers: int) -> None:
-    """Startet den Dienst der Kommune (HTTP-API unter /api/v1, Seiten, Dokumentation unter /docs)."""
+    """Startet den Dienst der Kommune (HTTP-API unter /api/v1, Seiten; OpenAPI unter
+    /api/v1/openapi.json, mit api_docs = true auch /docs)."""
     import uvicorn
 
     from govchain.api.app import create_app, open_context
@@ -94,7 +95,10 @@ def serve(ctx: Context, host: str | None, port: int | None, database_url: str | 
     open_context(settings).close()
     options: dict[str, Any] = {"host": settings.host, "port": settings.port,
                                "access_log": settings.access_log, "log_config": _log_config(),
-                               "proxy_headers": True, "server_header": False}
+                               # Forwarded headers only from settings.trusted_proxies (the
+                               # app's ProxyHeadersMiddleware); uvicorn's own default would
+                               # believe any caller on 127.0.0.1
+                               "proxy_headers": False, "server_header": False}
     if workers == 1:
         uvicorn.run(create_app(settings), **options)
         return
@@ -289,9 +293,9 @@ def read_bulk_file(ctx: Context, usecase_id: str, path: Path
             if not raw.strip():
                 continue
             try:
-                item = json.loads(raw)
-            except ValueError as err:
-                unreadable.append((n, f"kein JSON: {err}"))
+                item = strictjson.loads(raw)
+            except strictjson.JsonInputError as err:  # this line only, as any other bad line
+                unreadable.append((n, f"kein JSON: {err}" if err.malformed else str(err)))
                 continue
             if isinstance(item, dict) and isinstance(item.get("subject"), dict):
                 add(n, item["subject"], item.get("validFrom"), item.get("validUntil"))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from govchain.chain.base import Chain, open_chain
 from govchain.errors import KeyStoreError
+from govchain.files import private_dir
 from govchain.keys import (
     ENV_PASSPHRASE,
     ENV_PASSPHRASE_FILE,
@@ -70,7 +71,7 @@ class Context:
     @property
     def chain(self) -> Chain:
         if self._chain is None:
-            self.home.mkdir(parents=True, exist_ok=True)
+            private_dir(self.home)
             self._chain = open_chain(home=None if self.rpc_url else self.home,
                                      rpc_url=self.rpc_url)
         return self._chain
@@ -81,6 +82,7 @@ class Context:
 
     def ensure_keystore(self) -> KeyStore:
         """The keystore, creating a development passphrase in a new home without one."""
+        private_dir(self.home)
         configured = os.environ.get(ENV_PASSPHRASE) or os.environ.get(ENV_PASSPHRASE_FILE)
         if not configured and not self.dev_passphrase_file.exists():
             if (self.home / "keys").exists():

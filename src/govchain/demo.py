@@ -18,6 +18,7 @@ import click
 
 from govchain import schedule, services
 from govchain.context import Context
+from govchain.display import declaration_text
 from govchain.documents import disclose, iter_leaves, parse_pointer
 from govchain.errors import GovchainError, NotAuthorizedError
 from govchain.timefmt import BERLIN, de, now, parse_time
@@ -136,8 +137,11 @@ class Demo:
             docs[usecase_id] = self.issue(ags, usecase_id, examples)
             for i, doc in enumerate(docs[usecase_id]):
                 self.save(f"{usecase_id}-{i + 1}", doc)
-                self.check("ausstellen", f"{uc.title['de'][:30]} #{i + 1}", doc, Status.VALID,
-                           at=self._inside_window(doc) if uc.schedule_pointer else None)
+                result = self.check("ausstellen", f"{uc.title['de'][:30]} #{i + 1}", doc,
+                                    Status.VALID,
+                                    at=self._inside_window(doc) if uc.schedule_pointer else None)
+                if result.declaration is not None and i == 0:  # received, not issued, by the office
+                    click.echo(f"    {declaration_text(result.declaration)}")
 
         dog = docs["gefaehrlicher-hund"]
         wgb = docs["wohnungsgeberbestaetigung"]

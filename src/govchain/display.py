@@ -289,8 +289,8 @@ def shown_sections(subject: Mapping[str, Any], usecase: UseCase, lang: str = "de
         fields: list[ShownField] = []
         for spec in section["fields"]:
             value = _lookup(subject, spec["path"])
-            if value is _HIDDEN or value is None:
-                continue
+            if value is _HIDDEN or value is None or value == {} or value == []:
+                continue  # hidden, or emptied by hiding: nothing the hash covers to show
             fmt, values = spec["format"], spec.get("values")
             if fmt == "list":
                 text, field_used = _fmt_list(value, spec["path"], lang, values, spec.get("item", "text"))
@@ -333,14 +333,17 @@ def _leftover_label(usecase: UseCase, pointer: str) -> str:
 
 # -- document-level facts ---------------------------------------------------------------------
 
-def document_facts(document: Mapping[str, Any], usecase: UseCase, lang: str = "de") -> DocumentFacts:
-    """Issuer, anchoring time and validity of an issued (or disclosed) document, formatted."""
+def document_facts(document: Mapping[str, Any], usecase: UseCase, lang: str = "de", *,
+                   anchored_at: datetime | None = None) -> DocumentFacts:
+    """Issuer, anchoring time and validity of an issued (or disclosed) document, formatted.
+
+    The anchoring time is `anchored_at` as the ledger (a verification result) or the service's own
+    record says; never the document's ``proof.anchor``, which its hash does not cover.
+    """
     lang = _lang(lang)
     issuer = document.get("issuer")
     issuer = issuer if isinstance(issuer, Mapping) else {}
-    proof = document.get("proof")
-    anchor = proof.get("anchor") if isinstance(proof, Mapping) else None
-    anchored = anchor.get("anchoredAt") if isinstance(anchor, Mapping) else None
+    anchored = anchored_at.isoformat() if anchored_at is not None else None
     valid_from, valid_until = document.get("validFrom"), document.get("validUntil")
     doc_id = document.get("id")
     return DocumentFacts(
@@ -353,3 +356,38 @@ def document_facts(document: Mapping[str, Any], usecase: UseCase, lang: str = "d
                      else _WORDS[lang]["until_revoked"]),
         document_id=str(doc_id) if isinstance(doc_id, str) else None,
     )
+
+
+# -- declarations -----------------------------------------------------------------------------
+
+_DECLARATION_WORDS: dict[str, dict[str, str]] = {
+    "de": {"hidden": "(Name verborgen)", "landlord": "eingereicht über das Wohnungsgeber-Konto „{}“",
+           "clerk": "erfasst über das Konto „{}“ der Behörde", "received": "eingegangen bei {} (AGS {})",
+           "at": "am {}"},
+    "en": {"hidden": "(name hidden)", "landlord": "submitted through the landlord account “{}”",
+           "clerk": "entered through the office's account “{}”", "received": "received by {} (AGS {})",
+           "at": "on {}"},
+}
+
+
+def declaration_text(declaration: Mapping[str, Any], lang: str = "de") -> str:
+    """One sentence from verification.declaration_of: 'Erklärung des Wohnungsgebers Vonovia SE,
+    eingereicht über das Wohnungsgeber-Konto „vermieter“, eingegangen bei Stadt Aachen (AGS
+    05334002) am 29.11.2026, 04:40 Uhr' — so nobody reads a landlord's words as the office's."""
+    lang = _lang(lang)
+    w = _DECLARATION_WORDS[lang]
+    title = declaration.get("title")
+    parts = [f"{_text(title, lang) if isinstance(title, Mapping) else ''} "
+             f"{declaration.get('declared_by') or w['hidden']}".strip()]
+    submitted = declaration.get("submitted_by")
+    if isinstance(submitted, Mapping):
+        template = w["clerk"] if submitted.get("role") == "clerk" else w["landlord"]
+        parts.append(template.format(submitted.get("account", "")))
+    received = declaration.get("received_by")
+    if isinstance(received, Mapping):
+        text = w["received"].format(received.get("name", ""), received.get("ags", ""))
+        at = declaration.get("received_at")
+        if isinstance(at, str):
+            text += " " + w["at"].format(format_datetime(at, lang))
+        parts.append(text)
+    return ", ".join(parts)

@@ -2,8 +2,8 @@
 
 Every leaf value of ``credentialSubject`` (addressed by its JSON Pointer) gets its own random salt and
 hashes to keccak256(JCS({"path", "salt", "value"})): JCS keeps the JSON type, so 5 and "5" differ.
-Everything outside the subject except the proof (context, type, id, issuer, validity, status) forms the
-envelope, which cannot be hidden. The document's targetHash is keccak256(JCS({"envelope": hash,
+Everything outside the subject except the proof (context, type, id, issuer, validity, status, evidence)
+forms the envelope, which cannot be hidden. The document's targetHash is keccak256(JCS({"envelope": hash,
 "fields": sorted field hashes})). A holder hides a field by moving its hash to ``proof.hidden`` and
 dropping value and salt: the targetHash stays the same, so the anchored proof still holds.
 """
@@ -26,9 +26,18 @@ GOVCHAIN_CONTEXT = "https://govchain.nrw/credentials/v1"
 PROOF_TYPE = "GovchainMerkleProof2026"
 STATUS_TYPE = "GovchainLedgerStatus2026"
 SALT_BYTES = 16  # 128 bits from the OS CSPRNG, per field
-# Members hashed as the envelope; they cannot be hidden.
+# What the proof may hold. Only targetHash, merkleRoot and path (checked against the ledger) and
+# salts and hidden (checked by the hash) carry weight; type, canonicalization and hash must name
+# the one scheme there is; anchor is a copy of the ledger's answer for people reading the file
+# and is never shown or trusted (verification answers with the ledger's own anchor).
+PROOF_CONSTANTS = {"type": PROOF_TYPE, "canonicalization": "RFC8785", "hash": "keccak256"}
+PROOF_KEYS = (*PROOF_CONSTANTS, "targetHash", "merkleRoot", "path", "salts", "hidden", "anchor")
+ANCHOR_KEYS = ("chainId", "contract", "transactionHash", "block", "anchoredAt")
+DECLARATION_TYPE = "GovchainDeclaration2026"
+# Members hashed as the envelope; they cannot be hidden. A document without one of them (e.g.
+# without `evidence`, as all documents issued before it existed) hashes as it always did.
 ENVELOPE_KEYS = (
-    "@context", "type", "id", "issuer", "validFrom", "validUntil", "credentialStatus",
+    "@context", "type", "id", "issuer", "validFrom", "validUntil", "credentialStatus", "evidence",
 )
 
 
@@ -175,6 +184,7 @@ def new_document(
     issuer: IssuerRef,
     valid_from: datetime,
     valid_until: datetime | None,
+    evidence: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """A complete document without its proof: envelope plus subject, with a fresh id."""
     doc: dict[str, Any] = {
@@ -195,7 +205,36 @@ def new_document(
         "chainId": issuer.chain_id,
         "registry": issuer.registry,
     }
+    if evidence:
+        doc["evidence"] = [copy_json(dict(e)) for e in evidence]
     return doc
+
+
+def declaration_evidence(*, declared_by: str, received_by: IssuerRef, received_at: datetime,
+                         submitted_by: tuple[str, str] | None) -> dict[str, Any]:
+    """The W3C VC `evidence` of a third party's declaration that the municipality received (a
+    Wohnungsgeberbestätigung, § 19 BMG): who declares it (the JSON Pointer of the declarant in the
+    subject), through which account of the service it was submitted (role, username; None when
+    the office recorded it without one), which office received it and when. Hashed with the
+    envelope, so it cannot be changed, removed or hidden."""
+    item: dict[str, Any] = {"type": [DECLARATION_TYPE], "declaredBy": declared_by}
+    if submitted_by is not None:
+        item["submittedBy"] = {"role": submitted_by[0], "account": submitted_by[1]}
+    item["receivedBy"] = {"name": received_by.name, "ags": received_by.ags}
+    item["receivedAt"] = _iso(received_at)
+    return item
+
+
+def declaration_evidence_of(document: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The document's declaration evidence (the first `evidence` item of DECLARATION_TYPE)."""
+    evidence = document.get("evidence")
+    if not isinstance(evidence, list):
+        return None
+    for item in evidence:
+        if isinstance(item, Mapping) and isinstance(item.get("type"), list) \
+                and DECLARATION_TYPE in item["type"]:
+            return item
+    return None
 
 
 @dataclass(frozen=True)
@@ -246,9 +285,7 @@ def issued_document(item: SaltedDocument, root: bytes, path: Sequence[bytes], an
     """The salted document with its proof: targetHash, Merkle root and path, salts, anchor."""
     doc: dict[str, Any] = copy_json(item.document)
     doc["proof"] = {
-        "type": PROOF_TYPE,
-        "canonicalization": "RFC8785",
-        "hash": "keccak256",
+        **PROOF_CONSTANTS,
         "targetHash": to_hex(item.target_hash),
         "merkleRoot": to_hex(root),
         "path": [to_hex(p) for p in path],
@@ -266,6 +303,42 @@ class ParsedProof:
     target_hash: Hash32
     merkle_root: Hash32
     path: tuple[Hash32, ...]
+
+
+def check_presented(document: object) -> None:
+    """Refuses every part of a presented document that the targetHash does not cover.
+
+    The hash covers the envelope members (ENVELOPE_KEYS) as a whole and each salted subject leaf;
+    anything else a holder could add (a top-level "name" or "description" that wallets display,
+    another proof type, extra proof members) would be shown without being proven, so it is an
+    InputError naming the member. ``proof.anchor`` may be present (issued documents carry it) but
+    is never trusted: verification answers with the ledger's anchor and refuses one that
+    contradicts it. Placeholders of hidden content in the subject are checked by
+    recompute_target_hash.
+    """
+    if not isinstance(document, Mapping):
+        raise InputError("Das Dokument muss ein JSON-Objekt sein")
+    allowed = (*ENVELOPE_KEYS, "credentialSubject", "proof")
+    for key in document:
+        if key not in allowed:
+            raise InputError(f"Der Bestandteil {key!r} ist nicht durch den Nachweis gedeckt "
+                             "(erlaubt sind nur " + ", ".join(allowed) + ")")
+    proof = document.get("proof")
+    if not isinstance(proof, Mapping):
+        raise InputError("Das Dokument hat keinen Nachweis (proof)")
+    for key in proof:
+        if key not in PROOF_KEYS:
+            raise InputError(f"Der Nachweis enthält den unbekannten Bestandteil proof.{key}")
+    for key, expected in PROOF_CONSTANTS.items():
+        if proof.get(key) != expected:
+            raise InputError(f"proof.{key} muss {expected!r} sein")
+    anchor = proof.get("anchor")
+    if anchor is not None:
+        if not isinstance(anchor, Mapping):
+            raise InputError("proof.anchor ist beschädigt")
+        for key in anchor:
+            if key not in ANCHOR_KEYS:
+                raise InputError(f"proof.anchor enthält den unbekannten Bestandteil {key!r}")
 
 
 def parse_proof(document: Mapping[str, Any]) -> ParsedProof:
@@ -300,8 +373,11 @@ def recompute_target_hash(document: Mapping[str, Any]) -> Hash32:
     seen: set[str] = set()
     for pointer, value in iter_leaves(subject):
         salt = salts.get(pointer)
-        if salt is None and value in ({}, []):
-            continue  # a container emptied by hiding all its members; it carries no content
+        if salt is None and isinstance(value, dict) and not value:
+            continue  # an object emptied by hiding all its members; it carries no content
+        if salt is None and isinstance(value, list) and not value:
+            # hiding never empties a list (hidden elements stay as null), so nothing explains it
+            raise InputError(f"Feld {pointer or '/'}: leere Liste ohne Salz")
         if not isinstance(salt, str) or len(salt) < 2 * SALT_BYTES:
             raise InputError(f"Feld {pointer or '/'} hat kein gültiges Salz")
         seen.add(pointer)
@@ -310,12 +386,48 @@ def recompute_target_hash(document: Mapping[str, Any]) -> Hash32:
     if extra:
         raise InputError(f"Salz ohne Feld: {sorted(extra)[0]}")
     try:
-        hashes += [from_hex32(h) for h in hidden]
+        hidden_hashes = [from_hex32(h) for h in hidden]
     except ValueError as err:
         raise InputError(f"proof.hidden ist beschädigt: {err}") from err
+    placeholders = hiding_placeholders(subject, salts)
+    if len(placeholders) > len(hidden_hashes):
+        # each null list element and each emptied object stands for at least one hidden field
+        # of its own: more of them than hidden hashes were added, not left by hiding
+        raise InputError(f"Platzhalter ohne verborgenes Feld: {placeholders[-1] or '/'} "
+                         f"({len(placeholders)} Platzhalter, {len(hidden_hashes)} verborgene "
+                         "Felder)")
+    hashes += hidden_hashes
     if len(set(hashes)) != len(hashes):
         raise InputError("Ein Feld ist doppelt enthalten")
     return target_hash_of(envelope_of(document), hashes)
+
+
+def hiding_placeholders(subject: Any, salts: Mapping[str, Any], pointer: str = "") -> list[str]:
+    """Pointers of what hiding left in a subject: null list elements (hidden elements) and
+    unsalted empty objects (objects whose members were all hidden). They carry no content and
+    are never shown; each stands for at least one hidden hash of its own."""
+    out: list[str] = []
+    _placeholders(subject, salts, pointer, out)
+    return out
+
+
+def _placeholders(value: Any, salts: Mapping[str, Any], pointer: str, out: list[str]) -> None:
+    if isinstance(value, dict):
+        if not value and pointer not in salts:
+            out.append(pointer)
+        for key, child in value.items():
+            _placeholders(child, salts, f"{pointer}/{escape_token(key)}", out)
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            if child is None:
+                out.append(f"{pointer}/{i}")
+            else:
+                _placeholders(child, salts, f"{pointer}/{i}", out)
+
+
+def is_within(pointer: str, other: str) -> bool:
+    """Whether `pointer` is `other` or lies below it (a pointer covers everything below it)."""
+    return pointer == other or pointer.startswith(other + "/")
 
 
 # -- selective disclosure ---------------------------------------------------------------------
@@ -333,11 +445,13 @@ def _subject_pointer(path: str) -> str:
     return p
 
 
-def disclose(document: Mapping[str, Any], hide: Sequence[str]) -> dict[str, Any]:
+def disclose(document: Mapping[str, Any], hide: Sequence[str],
+             protected: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A copy of `document` with the given subject fields hidden; the proof stays valid.
 
     Works offline, without the issuer. Type, issuer and validity dates are not subject fields and
-    cannot be hidden.
+    cannot be hidden, and neither can the fields in `protected` (JSON Pointer → label: the use
+    case's ``neverHidden``), anything below them or anything containing them.
     """
     doc: dict[str, Any] = copy_json(dict(document))
     subject = doc.get("credentialSubject")
@@ -351,6 +465,10 @@ def disclose(document: Mapping[str, Any], hide: Sequence[str]) -> dict[str, Any]
         tokens = parse_pointer(pointer)
         if not tokens:
             raise InputError("Das ganze credentialSubject kann nicht verborgen werden")
+        for kept, label in (protected or {}).items():
+            if is_within(pointer, kept) or is_within(kept, pointer):
+                raise InputError(f"{raw!r} kann nicht verborgen werden: „{label}“ ({kept}) "
+                                 "bleibt bei dieser Dokumentart immer sichtbar")
         parent: Any = subject
         for token in tokens[:-1]:
             parent = _child(parent, token, raw)

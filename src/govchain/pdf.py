@@ -21,8 +21,9 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
-from govchain.display import document_facts, shown_sections
+from govchain.display import declaration_text, document_facts, shown_sections
 from govchain.usecases import UseCase
+from govchain.verification import declaration_of
 
 ATTACHMENT_NAME = "govchain-dokument.json"
 FONT = "DejaVuSans"
@@ -38,6 +39,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "code": "Prüfcode",
         "check": "Prüfen: QR-Code scannen oder Code auf {url} eingeben",
         "issued": "Ausgestellt am", "valid_from": "Gültig ab", "valid_until": "Gültig bis",
+        "anchored": "Verankert am",
         "id": "Dokumentnummer", "ags": "Gemeindeschlüssel",
         "legal": "Rechtsgrundlage",
         "footer": ("Die Echtheit dieses Dokuments ist in einem Register der Kommunen in NRW verankert. "
@@ -49,6 +51,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "code": "Verification code",
         "check": "Verify: scan the QR code or enter the code at {url}",
         "issued": "Issued on", "valid_from": "Valid from", "valid_until": "Valid until",
+        "anchored": "Anchored on",
         "id": "Document number", "ags": "Municipality key",
         "legal": "Legal basis",
         "footer": ("The authenticity of this document is anchored in a register of the municipalities "
@@ -98,22 +101,25 @@ class _Certificate(FPDF):
 
 
 def render_certificate(document: Mapping[str, Any], usecase: UseCase, *, verify_url: str,
-                       link_code: str, lang: str = "de") -> bytes:
+                       link_code: str, lang: str = "de", anchored_at: datetime | None = None
+                       ) -> bytes:
     """The certificate of an issued (or disclosed) document as PDF bytes.
 
     Shows the municipality, the use case's title, the issue and validity dates, a QR code that
     opens `verify_url` with `link_code` beside it, then every disclosed field by section (display
     template first, "Weitere Angaben" last). The document's JSON is attached as a file.
+    `anchored_at` comes from the service's record of the anchor (never from ``proof.anchor``,
+    which the hash does not cover).
     """
     lang = lang if lang in _WORDS else "de"
     w = _WORDS[lang]
-    facts = document_facts(document, usecase, lang)
+    facts = document_facts(document, usecase, lang, anchored_at=anchored_at)
     pdf = _Certificate(lang, w["footer"].format(name=ATTACHMENT_NAME))
     pdf.set_lang("de-DE" if lang == "de" else "en-GB")
     pdf.set_title(f"{facts.title} – {facts.issuer_name}".strip(" –"))
     pdf.set_author(facts.issuer_name or "govchain")
     pdf.set_creator("govchain")
-    anchored = _anchored_at(document)
+    anchored = anchored_at
     if anchored is not None:  # the same document gives the same PDF bytes
         pdf.set_creation_date(anchored)
     pdf.add_page()
@@ -136,6 +142,13 @@ def render_certificate(document: Mapping[str, Any], usecase: UseCase, *, verify_
     pdf.set_text_color(*_MUTED)
     legal = usecase.legal_basis.get(lang) or usecase.legal_basis["de"]
     pdf.multi_cell(width, 4.5, f"{w['legal']}: {legal}", align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    declaration = declaration_of(document, usecase)
+    if declaration is not None:  # the landlord's words, received by the office: not its own
+        pdf.ln(2)
+        pdf.set_font(FONT, "B", 10)
+        pdf.set_text_color(*_INK)
+        pdf.multi_cell(width, 5, declaration_text(declaration, lang), align="L",
+                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
 
     # the QR code with the code beside it, and the dates
@@ -159,7 +172,8 @@ def render_certificate(document: Mapping[str, Any], usecase: UseCase, *, verify_
     pdf.multi_cell(text_w, 4.5, w["check"].format(url=verify_page_url(verify_url)), align="L",
                    new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.ln(2)
-    dates = [(w["issued"], facts.issued_at), (w["valid_from"], facts.valid_from),
+    dates = [(w["anchored"] if declaration else w["issued"], facts.issued_at),
+             (w["valid_from"], facts.valid_from),
              (w["valid_until"], facts.valid_until), (w["id"], facts.document_id)]
     for label, value in dates:
         if value:
@@ -200,15 +214,3 @@ def render_certificate(document: Mapping[str, Any], usecase: UseCase, *, verify_
                    modification_date=anchored)
     return bytes(pdf.output())
 
-
-def _anchored_at(document: Mapping[str, Any]) -> datetime | None:
-    proof = document.get("proof")
-    anchor = proof.get("anchor") if isinstance(proof, Mapping) else None
-    value = anchor.get("anchoredAt") if isinstance(anchor, Mapping) else None
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else None

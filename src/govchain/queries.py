@@ -85,6 +85,6 @@ def municipalities(ctx: Context) -> list[MunicipalityOverview]:
 
 def receiving_municipalities(ctx: Context, usecase_id: str) -> list[Municipality]:
     """Active municipalities admitted for a document type: where a landlord may submit it."""
-    doc_type = ctx.usecases.get(usecase_id).doc_type
-    return sorted((m for m in ctx.ledger.municipalities() if m.active and doc_type in m.doc_types),
-                  key=lambda m: m.name)
+    usecase = ctx.usecases.get(usecase_id)
+    return sorted((m for m in ctx.ledger.municipalities()
+                   if services.admission_problem(m, usecase) is None), key=lambda m: m.name)

@@ -7,11 +7,12 @@ every business rule lives here once: validation before any write, who signs, how
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from eth_account.signers.local import LocalAccount
@@ -24,6 +25,7 @@ from govchain.documents import (
     AnchorRef,
     IssuerRef,
     SaltedDocument,
+    declaration_evidence,
     disclose,
     finish_document,
     make_batch,
@@ -60,8 +62,9 @@ from govchain.security import (
     open_link,
     seal_link,
 )
+from govchain.text import check_shown_text
 from govchain.timefmt import de, now, parse_time
-from govchain.usecases import UseCase
+from govchain.usecases import UseCase, UseCaseRegistry
 
 if TYPE_CHECKING:
     from govchain.index import IndexedLedger
@@ -118,6 +121,7 @@ def admit_municipality(ctx: Context, ags: str, name: str, usecase_ids: Sequence[
     """Admits a municipality with `accounts` new issuer keys; returns their addresses."""
     if accounts < 1:
         raise InputError("Mindestens ein Ausstellerkonto")
+    check_shown_text("/name", "Name der Kommune", name)
     types = _doc_types(ctx, usecase_ids)
     registrar = registrar_account(ctx)
     addresses = [_new_issuer_key(ctx, ags) for _ in range(accounts)]
@@ -243,15 +247,60 @@ class IssueRequest:
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     landlord_code: str | None = None  # the Zuordnungsmerkmal of a landlord confirmation
+    # (role, username) of the signed-in account that submitted it; a declaration records it
+    submitted_by: tuple[str, str] | None = None
+
+
+def admission_problem(municipality: Municipality, usecase: UseCase) -> str | None:
+    """Why the municipality may not issue documents of this type now, in German; None if it
+    may. The same conditions as the contract's `authorizeAnchor` (but the signing account)."""
+    if not municipality.admitted:
+        return f"Die Kommune mit AGS {municipality.ags} ist nicht zugelassen"
+    if not municipality.active:
+        return (f"{municipality.name} ist derzeit gesperrt und kann keine Dokumente ausstellen "
+                "oder entgegennehmen")
+    if usecase.doc_type not in municipality.doc_types:
+        return f"{municipality.name} ist für „{usecase.title['de']}“ nicht zugelassen"
+    return None
+
+
+def require_admitted(ctx: Context, ags: str, usecase: UseCase) -> Municipality:
+    """Refuses (PermissionDeniedError) unless the municipality, as the registry view sees it, is
+    admitted, active and admitted for the use case: checked before anything is stored, so a
+    document the contract would refuse to anchor is never accepted (no personal data kept, no
+    Zuordnungsmerkmal handed out, no batch that ends `failed`)."""
+    if not re.fullmatch(r"[0-9]{8}", ags):
+        raise InputError(f"Ungültiger AGS {ags!r}: 8 Ziffern erwartet (z. B. 05334002)")
+    municipality = _registry_view(ctx).municipality(ags)
+    problem = admission_problem(municipality, usecase)
+    if problem is not None:
+        raise PermissionDeniedError(problem)
+    return municipality
+
+
+def admitted_usecases(ctx: Context, ags: str, role: str = "clerk") -> list[UseCase]:
+    """The use cases the municipality may issue now and `role` may submit: what its forms offer."""
+    municipality = _registry_view(ctx).municipality(ags)
+    return [uc for uc in ctx.usecases
+            if role in uc.submitters and admission_problem(municipality, uc) is None]
+
+
+def request_errors(usecase: UseCase, request: IssueRequest, at: datetime
+                   ) -> list[tuple[str, str]]:
+    """Everything wrong with one request, field by field: the subject against its schema and
+    plausible years, the validity dates against the use case's limits (validityLimits)."""
+    return usecase.field_errors(request.subject) + usecase.validity_limits.errors(
+        request.valid_from, request.valid_until, at)
 
 
 def _validate_all(usecase: UseCase, requests: Sequence[IssueRequest]) -> None:
     if not requests:
         raise InputError("Keine Dokumente zum Ausstellen")
     errors: list[tuple[str, str]] = []
+    at = now()
     for i, req in enumerate(requests):
         prefix = f"[{i}]" if len(requests) > 1 else ""
-        errors += [(prefix + path, msg) for path, msg in usecase.field_errors(req.subject)]
+        errors += [(prefix + path, msg) for path, msg in request_errors(usecase, req, at)]
     if errors:
         raise ValidationError(f"Ungültige Angaben für „{usecase.title['de']}“", errors)
 
@@ -271,9 +320,13 @@ def salt_documents(ctx: Context, ags: str, usecase: UseCase, requests: Sequence[
         valid_until = req.valid_until
         if valid_until is None and usecase.default_validity is not None:
             valid_until = valid_from + usecase.default_validity
+        evidence = [declaration_evidence(
+            declared_by=usecase.declaration.declared_by, received_by=issuer,
+            received_at=issued_at, submitted_by=req.submitted_by)] if usecase.declaration else []
         salted.append(salt_document(new_document(
             credential_type=usecase.credential_type, usecase_id=usecase.id,
-            subject=req.subject, issuer=issuer, valid_from=valid_from, valid_until=valid_until)))
+            subject=req.subject, issuer=issuer, valid_from=valid_from, valid_until=valid_until,
+            evidence=evidence)))
     return salted
 
 
@@ -286,6 +339,7 @@ def accept_documents(ctx: Context, uow: UnitOfWork, ags: str, usecase_id: str,
     Nothing is stored unless every subject is valid; the error names each request and field.
     """
     usecase = ctx.usecases.get(usecase_id)
+    require_admitted(ctx, ags, usecase)
     _validate_all(usecase, requests)
     salted = salt_documents(ctx, ags, usecase, requests, account)
     records = uow.documents.add_pending_many(
@@ -336,6 +390,7 @@ def issue_bulk_for(ctx: Context, uow: UnitOfWork, actor: Actor, usecase_id: str,
     if actor.role not in usecase.submitters:
         raise PermissionDeniedError(f"„{usecase.title['de']}“ kann nicht von der Rolle "
                                     f"„{actor.role}“ eingereicht werden")
+    requests = [replace(r, submitted_by=(actor.role, actor.username)) for r in requests]
     return accept_valid(ctx, uow, actor.ags, usecase_id, requests, created_by=actor.user_id)
 
 
@@ -348,12 +403,12 @@ def accept_valid(ctx: Context, uow: UnitOfWork, ags: str, usecase_id: str,
         raise InputError("Keine Dokumente zum Ausstellen")
     if len(requests) > MAX_BULK:
         raise InputError(f"Höchstens {MAX_BULK} Dokumente je Auftrag (hier {len(requests)})")
+    require_admitted(ctx, ags, usecase)
     good: list[tuple[int, IssueRequest]] = []
     rejected: list[tuple[int, list[tuple[str, str]]]] = []
+    at = now()
     for i, req in enumerate(requests):
-        errors = usecase.field_errors(req.subject)
-        if req.valid_from and req.valid_until and req.valid_until <= req.valid_from:
-            errors.append(("/validUntil", "Gültig bis: muss nach „gültig ab“ liegen"))
+        errors = request_errors(usecase, req, at)
         if errors:
             rejected.append((i, errors))
         else:
@@ -432,8 +487,23 @@ class CreatedLink:
     expires_at: datetime | None
 
 
-def create_link(uow: UnitOfWork, document_id: str, *, base_url: str, hide: Sequence[str] = (),
-                expires_at: datetime | None = None, created_by: int | None = None) -> CreatedLink:
+def disclose_document(usecases: UseCaseRegistry, document: Mapping[str, Any], hide: Sequence[str]
+                      ) -> dict[str, Any]:
+    """`document` with the `hide` fields hidden, refusing the fields its use case never lets a
+    holder hide (usecase.json ``neverHidden``: without them a verifier cannot answer)."""
+    status = document.get("credentialStatus")
+    usecase_id = status.get("usecase") if isinstance(status, Mapping) else None
+    if not isinstance(usecase_id, str):
+        raise InputError("Die Dokumentart (credentialStatus.usecase) fehlt")
+    return disclose(document, hide, protected=usecases.get(usecase_id).protected_fields)
+
+
+LINK_MAX_LIFETIME = timedelta(days=36525)
+
+
+def create_link(ctx: Context, uow: UnitOfWork, document_id: str, *, base_url: str,
+                hide: Sequence[str] = (), expires_at: datetime | None = None,
+                created_by: int | None = None) -> CreatedLink:
     """Shares an anchored document (optionally with hidden fields) behind a capability URL.
 
     The database keeps only a lookup value derived from the token and the disclosed document
@@ -445,7 +515,10 @@ def create_link(uow: UnitOfWork, document_id: str, *, base_url: str, hide: Seque
         raise InputError(f"Kein verankertes Dokument {document_id}")
     if expires_at is not None and expires_at <= now():
         raise InputError("Das Ablaufdatum des Links liegt in der Vergangenheit")
-    shown = disclose(record.document, hide) if hide else record.document
+    if expires_at is not None and expires_at > now() + LINK_MAX_LIFETIME:
+        # compared, never computed with: a year-9999 expiry cannot overflow on its way to the DB
+        raise InputError("Das Ablaufdatum des Links liegt mehr als 100 Jahre in der Zukunft")
+    shown = disclose_document(ctx.usecases, record.document, hide) if hide else record.document
     token = new_link_token()
     link_id = uuid.uuid4().hex
     sealed = seal_link(token, link_id, canonical_json(shown))
@@ -537,6 +610,15 @@ def issue_for(ctx: Context, uow: UnitOfWork, actor: Actor, usecase_id: str,
             raise PermissionDeniedError("Sachbearbeitende stellen nur für ihre eigene Kommune aus")
         ags = actor.ags
     else:
+        # A landlord declares; when the declaration holds is the office's matter: from its
+        # receipt, never backdated, never for a period the landlord chooses.
+        chosen = [(path, f"{label}: Wohnungsgeber legen keine Gültigkeit fest; die Bestätigung "
+                         "gilt ab ihrem Eingang bei der Meldebehörde")
+                  for path, label, value in (("/validFrom", "Gültig ab", valid_from),
+                                             ("/validUntil", "Gültig bis", valid_until))
+                  if value is not None]
+        if chosen:
+            raise ValidationError("Gültigkeit nicht wählbar", chosen)
         if not municipality:
             raise InputError("Die Kommune (AGS) der Meldebehörde fehlt")
         ags = municipality
@@ -544,7 +626,7 @@ def issue_for(ctx: Context, uow: UnitOfWork, actor: Actor, usecase_id: str,
             code = new_landlord_code()
             subject = _with_value(subject, usecase.code_pointer, code)
     req = IssueRequest(subject=subject, valid_from=valid_from, valid_until=valid_until,
-                       landlord_code=code)
+                       landlord_code=code, submitted_by=(actor.role, actor.username))
     (record,) = accept_documents(ctx, uow, ags, usecase_id, [req], created_by=actor.user_id)
     return Issued(record, code)
 
@@ -617,18 +699,24 @@ def record_status_change(uow: UnitOfWork, document_id: str, action: Action, tx: 
                           reason=reason, tx_hash=tx.transaction_hash)
 
 
-def create_link_for(uow: UnitOfWork, actor: Actor, document_id: str, *, base_url: str,
-                    hide: Sequence[str] = (), expires_at: datetime | None = None) -> CreatedLink:
+def create_link_for(ctx: Context, uow: UnitOfWork, actor: Actor, document_id: str, *,
+                    base_url: str, hide: Sequence[str] = (), expires_at: datetime | None = None
+                    ) -> CreatedLink:
     get_document_for(uow, actor, document_id)
-    return create_link(uow, document_id, base_url=base_url, hide=hide, expires_at=expires_at,
-                       created_by=actor.user_id)
+    return create_link(ctx, uow, document_id, base_url=base_url, hide=hide,
+                       expires_at=expires_at, created_by=actor.user_id)
 
 
 def withdraw_link_for(uow: UnitOfWork, actor: Actor, link_id: str) -> None:
     link = uow.links.by_id(link_id)
-    if link is None:
-        raise RecordNotFoundError(f"Kein Link {link_id}")
-    get_document_for(uow, actor, link.document_id)
+    try:
+        if link is None:
+            raise RecordNotFoundError(link_id)
+        get_document_for(uow, actor, link.document_id)
+    except RecordNotFoundError:
+        # The same answer for a link of a document the actor may not see as for no link at all:
+        # neither its existence nor its document's id leaks.
+        raise RecordNotFoundError(f"Kein Link {link_id}") from None
     withdraw_link(uow, link_id)
 
 

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     api_key_rate_per_minute: int = Field(default=6000, ge=1)  # per institutional API key
     login_max_failures: int = Field(default=5, ge=1)  # per username and per client address
     login_window_seconds: int = Field(default=300, ge=1)
+    # Addresses (or networks, e.g. "10.0.0.0/8") of reverse proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; empty: the TCP peer is the client, whatever a header says
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Swagger UI at /docs (loads its script from a CDN): for development only
+    api_docs: bool = False
     # Verification from the status index built from contract events (False: every check calls
     # the contract; the benchmark compares both)
     status_index: bool = True

@@ -7,8 +7,26 @@ A new folder is a new use case; no code changes. A folder ``<id>/`` holds:
     ``{"de", "en"}``), ``credentialType`` (the VC type, PascalCase), ``defaultValidity``
     (``null`` = until revoked, or e.g. ``{"days": 7}``) and optionally ``schedule`` (JSON Pointer
     to the weekly time windows in the subject), ``codeField`` (JSON Pointer to a short code by
-    which a clerk finds the document, e.g. the Zuordnungsmerkmal) and ``submitters`` (who may
-    submit the subject: ``"clerk"``, ``"landlord"``; default clerks only).
+    which a clerk finds the document, e.g. the Zuordnungsmerkmal), ``submitters`` (who may
+    submit the subject: ``"clerk"``, ``"landlord"``; default clerks only) and ``declaration``
+    (``{"declaredBy": pointer, "title"}``: the document is the declaration of the party named at
+    that pointer, which the municipality received, not its own statement; such documents carry
+    an ``evidence`` item saying who submitted it and when it was received).
+    ``neverHidden`` (optional): JSON Pointers of fields a holder may never hide, because a
+    verifier cannot answer without them (e.g. the time windows, the chip number, the conditions).
+    A pointer covers everything below it, and hiding anything that contains it is refused too.
+    Each must name a field the schema requires (so a missing one can only have been hidden); the
+    ``schedule`` pointer must be among them. ``govchain disclose``, verification links and the
+    pages refuse to hide them, and verification answers INVALID for a document in which one is
+    hidden.
+``validityLimits`` (optional): the plausible dates of a document of this type, checked before
+    anything is stored or computed (a year-9999 ``validFrom`` is a field error, never an
+    overflow). ``maxPast`` / ``maxFuture``: how far ``validFrom`` may lie before / after the
+    time of issue; ``maxDuration``: how long after ``validFrom`` ``validUntil`` may lie (each a
+    duration like ``defaultValidity``, at most 100 years); ``dateYears``: ``[first, last]`` year
+    of every date and date-time in the subject (``"format": "date"`` / ``"date-time"``). Each
+    key left out takes its default (``DEFAULT_LIMITS``: 366 days back, 366 days ahead, 10 years
+    long, years 1900 to 2100).
 ``schema.json``
     JSON Schema 2020-12 of ``credentialSubject``. Property ``title``s are the labels of the web form
     and of error messages; an ``errorMessage`` string on a subschema replaces the generic German
@@ -48,6 +66,7 @@ from govchain import schedule
 from govchain.documents import escape_token, parse_pointer, resolve_pointer
 from govchain.errors import ConfigurationError, UnknownUseCaseError, ValidationError
 from govchain.hashing import keccak
+from govchain.text import BIDI_MESSAGE, bidi_control_paths
 
 ENV_USECASES = "GOVCHAIN_USECASES"
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
@@ -77,6 +96,9 @@ _TEXT = {
 }
 _POINTER = {"type": "string", "pattern": "^(/[^/]*)+$"}
 _COUNT = {"type": "integer", "minimum": 0}
+_DURATION = {"type": "object", "minProperties": 1, "additionalProperties": False,
+             "properties": {"weeks": _COUNT, "days": _COUNT, "hours": _COUNT, "minutes": _COUNT}}
+_YEAR = {"type": "integer", "minimum": 1000, "maximum": 9000}
 
 USECASE_FILE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -97,8 +119,20 @@ USECASE_FILE_SCHEMA: dict[str, Any] = {
         ]},
         "schedule": _POINTER,
         "codeField": _POINTER,
+        "validityLimits": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "maxPast": _DURATION, "maxFuture": _DURATION, "maxDuration": _DURATION,
+                "dateYears": {"type": "array", "prefixItems": [_YEAR, _YEAR], "minItems": 2,
+                              "maxItems": 2},
+            },
+        },
+        "neverHidden": {"type": "array", "uniqueItems": True, "items": _POINTER},
         "submitters": {"type": "array", "minItems": 1, "uniqueItems": True,
                        "items": {"enum": list(SUBMITTERS)}},
+        "declaration": {"type": "object", "required": ["declaredBy", "title"],
+                        "additionalProperties": False,
+                        "properties": {"declaredBy": _POINTER, "title": _TEXT}},
     },
 }
 DISPLAY_FILE_SCHEMA: dict[str, Any] = {
@@ -155,6 +189,59 @@ _FILE_VALIDATORS = {
 # -- the use case -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class Declaration:
+    """A document that is a third party's declaration received by the municipality, not the
+    municipality's own statement (the Wohnungsgeberbestätigung: the landlord declares, the
+    Meldebehörde receives, § 19 BMG)."""
+
+    declared_by: str  # JSON Pointer of the declarant in the subject, e.g. /wohnungsgeber
+    title: dict[str, str]  # "Erklärung des Wohnungsgebers" / "Declaration of the landlord"
+
+
+@dataclass(frozen=True)
+class ValidityLimits:
+    """Plausible dates of a document type (usecase.json ``validityLimits``)."""
+
+    max_past: timedelta = timedelta(days=366)  # validFrom at most this long before issuing
+    max_future: timedelta = timedelta(days=366)  # ... and at most this long after it
+    max_duration: timedelta = timedelta(days=3653)  # validUntil at most this long after validFrom
+    date_years: tuple[int, int] = (1900, 2100)  # dates and date-times in the subject
+
+    def errors(self, valid_from: datetime | None, valid_until: datetime | None, at: datetime
+               ) -> list[tuple[str, str]]:
+        """(path, German message) for validity dates outside the limits, for issuing at `at`.
+
+        Only comparisons with bounds computed from `at`: an absurd date (year 1 or 9999 with any
+        offset) is refused without any arithmetic on it, so nothing can overflow.
+        """
+        errors: list[tuple[str, str]] = []
+        start = valid_from if valid_from is not None else at
+        if valid_from is not None:
+            if valid_from < at - self.max_past:
+                errors.append(("/validFrom", "Gültig ab: darf höchstens "
+                               f"{_days(self.max_past)} vor dem Ausstellen liegen"))
+            elif valid_from > at + self.max_future:
+                errors.append(("/validFrom", "Gültig ab: darf höchstens "
+                               f"{_days(self.max_future)} nach dem Ausstellen liegen"))
+        if valid_until is not None:
+            if valid_until <= start:
+                errors.append(("/validUntil", "Gültig bis: muss nach „gültig ab“ liegen"))
+            elif not errors and valid_until > start + self.max_duration:
+                errors.append(("/validUntil", "Gültig bis: höchstens "
+                               f"{_days(self.max_duration)} nach „gültig ab“"))
+        return errors
+
+
+DEFAULT_LIMITS = ValidityLimits()
+_DATE_FORMATS = ("date", "date-time")
+
+
+def _days(delta: timedelta) -> str:
+    days = delta / timedelta(days=1)
+    return f"{days:g} Tag" if days == 1 else f"{days:g} Tage"
+
+
+@dataclass(frozen=True)
 class UseCase:
     """One document type: metadata, the subject's schema, how to show it, examples, presets."""
 
@@ -170,11 +257,16 @@ class UseCase:
     examples: tuple[dict[str, Any], ...] = ()
     schedule_pointer: str | None = None
     code_pointer: str | None = None
+    never_hidden: tuple[str, ...] = ()  # JSON Pointers a holder may not hide
     submitters: tuple[str, ...] = ("clerk",)
+    declaration: Declaration | None = None
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)  # by AGS
     directory: Path | None = None
+    validity_limits: ValidityLimits = DEFAULT_LIMITS
     _validator: Draft202012Validator = field(init=False, repr=False, compare=False)
     _fast_validator: Any = field(init=False, repr=False, compare=False)
+    # JSON Pointers ("*" for any list element) of the subject's dates and date-times
+    _date_fields: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # compiled once: issuing a batch validates every subject
@@ -185,6 +277,7 @@ class UseCase:
         # goes to the Python validator, which decides and words the German messages.
         object.__setattr__(self, "_fast_validator",
                            jsonschema_rs.validator_for(self.schema, validate_formats=True))
+        object.__setattr__(self, "_date_fields", tuple(_date_fields(self.schema, self.schema)))
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -203,10 +296,121 @@ class UseCase:
     def field_errors(self, subject: object) -> list[tuple[str, str]]:
         """What validate() reports, as a list (empty when the subject is valid)."""
         schema_valid = bool(self._fast_validator.is_valid(subject))
-        if schema_valid and not self.schedule_pointer:
+        shown = _shown_text_errors(self.schema, subject) + self.date_year_errors(subject)
+        if schema_valid and not self.schedule_pointer and not shown:
             return []
-        return _field_errors(self._validator, self.schema, self.schedule_pointer, subject,
-                             schema_valid=schema_valid)
+        errors = _field_errors(self._validator, self.schema, self.schedule_pointer, subject,
+                               schema_valid=schema_valid)
+        if shown:
+            known = {path for path, _ in errors}
+            errors += [(path, msg) for path, msg in shown if path not in known]
+            errors.sort(key=lambda e: _pointer_order(e[0]))
+        return errors
+
+
+    def date_year_errors(self, subject: object) -> list[tuple[str, str]]:
+        """Dates and date-times of the subject outside the plausible years (validityLimits)."""
+        first, last = self.validity_limits.date_years
+        errors = []
+        for tokens in self._date_fields:
+            for path, value in _values_at(subject, tokens, ""):
+                found = re.match(r"(\d{4})-\d{2}-\d{2}", value) if isinstance(value, str) else None
+                if found and not first <= int(found.group(1)) <= last:
+                    errors.append((path, f"{_title(self.schema, path)}: das Jahr muss zwischen "
+                                         f"{first} und {last} liegen"))
+        return errors
+
+    @property
+    def protected_fields(self) -> dict[str, str]:
+        """neverHidden as JSON Pointer → label (the schema's title), for disclose and messages."""
+        return {p: schema_title(self.schema, p) or p for p in self.never_hidden}
+
+    def hidden_protected_field(self, subject: object, salts: Mapping[str, Any]) -> str | None:
+        """The first neverHidden pointer that is hidden in a presented subject, wholly or in part:
+        missing, with a null element (a hidden list element) or an unsalted empty object (all
+        members hidden) below it, or with a member the schema requires missing below it. An
+        optional member that was hidden cannot be told from one never given (the hashes of hidden
+        fields do not say where they were); the tools refuse to hide it all the same."""
+        for pointer in self.never_hidden:
+            node = _lookup(subject, pointer)
+            if node is _MISSING or _incomplete(self.schema, _schema_at(self.schema, pointer),
+                                               node, pointer, salts):
+                return pointer
+        return None
+
+    def placeholder_problem(self, pointer: str, value: object) -> str | None:
+        """Why a placeholder of hidden content (`value` null for a list element, {} for an object
+        whose members were all hidden) cannot stand at `pointer`, or None: hiding leaves null
+        only in a list and {} only where the schema has an object, so anything else was put
+        there, not left by hiding."""
+        node = _schema_at(self.schema, pointer)
+        if node is None:
+            return "gibt es im Schema nicht"
+        if value is None:  # hiding_placeholders finds null only in lists
+            return None
+        if _deref(self.schema, node).get("type") == "object":
+            return None
+        return "ist hier kein Objekt"
+
+
+def _incomplete(root: Mapping[str, Any], raw: Mapping[str, Any] | None, value: object,
+                pointer: str, salts: Mapping[str, Any]) -> bool:
+    node = _deref(root, raw) if raw is not None else {}
+    if isinstance(value, dict):
+        if not value and pointer not in salts:
+            return True  # every member hidden
+        if any(name not in value for name in node.get("required", ())):
+            return True
+        properties = node.get("properties", {})
+        return any(_incomplete(root, properties.get(key), child,
+                               f"{pointer}/{escape_token(key)}", salts)
+                   for key, child in value.items())
+    if isinstance(value, list):
+        items = node.get("items")
+        return any(child is None or _incomplete(
+            root, items if isinstance(items, Mapping) else None, child, f"{pointer}/{i}", salts)
+            for i, child in enumerate(value))
+    return False
+
+
+def _date_fields(root: Mapping[str, Any], node: Mapping[str, Any], prefix: tuple[str, ...] = (),
+                 depth: int = 0) -> Iterator[tuple[str, ...]]:
+    """The positions (tokens, "*" for any list element) whose schema has a date format."""
+    if depth > 32:  # a recursive $ref: deep enough for any real document
+        return
+    node = _deref(root, node)
+    if node.get("format") in _DATE_FORMATS:
+        yield prefix
+    for name, child in node.get("properties", {}).items():
+        if isinstance(child, Mapping):
+            yield from _date_fields(root, child, (*prefix, name), depth + 1)
+    if isinstance(node.get("items"), Mapping):
+        yield from _date_fields(root, node["items"], (*prefix, "*"), depth + 1)
+    for key in ("allOf", "anyOf", "oneOf"):
+        for child in node.get(key, ()):
+            if isinstance(child, Mapping):
+                yield from _date_fields(root, child, prefix, depth + 1)
+    for key in ("then", "else"):
+        if isinstance(node.get(key), Mapping):
+            yield from _date_fields(root, node[key], prefix, depth + 1)
+
+
+def _values_at(instance: object, tokens: tuple[str, ...], path: str) -> Iterator[tuple[str, Any]]:
+    if not tokens:
+        yield path, instance
+        return
+    head, rest = tokens[0], tokens[1:]
+    if head == "*" and isinstance(instance, list):
+        for i, item in enumerate(instance):
+            yield from _values_at(item, rest, f"{path}/{i}")
+    elif isinstance(instance, Mapping) and head in instance:
+        yield from _values_at(instance[head], rest, f"{path}/{escape_token(head)}")
+
+
+def _shown_text_errors(root: Mapping[str, Any], subject: object) -> list[tuple[str, str]]:
+    """Subject text with bidirectional controls (govchain.text): it would be shown to verifiers
+    otherwise than it is hashed."""
+    return [(path, f"{_title(root, path)}: {BIDI_MESSAGE}") for path in bidi_control_paths(subject)]
 
 
 def _field_errors(validator: Draft202012Validator, root: Mapping[str, Any],
@@ -456,6 +660,7 @@ def load_usecase(folder: Path) -> UseCase:
     for key in ("schedule", "codeField"):
         if key in meta and _schema_at(schema, meta[key]) is None:
             raise ConfigurationError(f"{meta_file}: {key} {meta[key]!r} gibt es im Schema nicht")
+    never_hidden = _never_hidden(meta_file, meta, schema)
 
     display_file = folder / "display.json"
     display = _read(display_file, "display")
@@ -473,13 +678,51 @@ def load_usecase(folder: Path) -> UseCase:
         display=display,
         schedule_pointer=meta.get("schedule"),
         code_pointer=meta.get("codeField"),
+        never_hidden=never_hidden,
         submitters=tuple(meta.get("submitters", ("clerk",))),
+        declaration=_declaration(meta_file, meta.get("declaration"), schema),
         directory=folder,
+        validity_limits=_validity_limits(meta_file, meta.get("validityLimits")),
     )
     examples = tuple(_load_example(f, usecase) for f in _json_files(folder / "examples"))
     presets = {p["ags"]: p for p in (_load_preset(f, usecase)
                                      for f in _json_files(folder / "presets"))}
     return replace(usecase, examples=examples, presets=presets)
+
+
+def _declaration(path: Path, spec: Mapping[str, Any] | None, schema: Mapping[str, Any]
+                 ) -> Declaration | None:
+    if spec is None:
+        return None
+    if _schema_at(schema, spec["declaredBy"]) is None:
+        raise ConfigurationError(f"{path}: declaration.declaredBy {spec['declaredBy']!r} gibt es "
+                                 "im Schema nicht")
+    return Declaration(declared_by=spec["declaredBy"], title=dict(spec["title"]))
+
+
+def _never_hidden(path: Path, meta: Mapping[str, Any], schema: Mapping[str, Any]
+                  ) -> tuple[str, ...]:
+    pointers: list[str] = list(meta.get("neverHidden", ()))
+    for pointer in pointers:
+        node: Mapping[str, Any] = schema
+        for token in parse_pointer(pointer):
+            node = _deref(schema, node)
+            child = node.get("properties", {}).get(token)
+            if child is None:
+                raise ConfigurationError(f"{path}: neverHidden {pointer!r} gibt es im Schema nicht "
+                                         "(nur Felder von Objekten, keine Listenpositionen)")
+            if token not in node.get("required", ()):
+                # a missing optional field could have been left out or hidden: nobody could tell
+                raise ConfigurationError(f"{path}: neverHidden {pointer!r} ist kein Pflichtfeld "
+                                         "des Schemas")
+            node = child
+    schedule_pointer = meta.get("schedule")
+    if schedule_pointer and not any(schedule_pointer == p or schedule_pointer.startswith(p + "/")
+                                    for p in pointers):
+        raise ConfigurationError(f"{path}: neverHidden muss die Zeitfenster ({schedule_pointer}) "
+                                 "enthalten: ohne sie lässt sich nicht prüfen, ob die Erlaubnis "
+                                 "gilt")
+    return tuple(pointers)
 
 
 def _json_files(folder: Path) -> list[Path]:
@@ -515,6 +758,28 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise ValueError(f"Schlüssel {key!r} doppelt")
         result[key] = value
     return result
+
+
+def _validity_limits(path: Path, spec: Mapping[str, Any] | None) -> ValidityLimits:
+    if not spec:
+        return DEFAULT_LIMITS
+    durations: dict[str, timedelta] = {}
+    for key, attr in (("maxPast", "max_past"), ("maxFuture", "max_future"),
+                      ("maxDuration", "max_duration")):
+        if key in spec:
+            try:
+                delta = timedelta(**spec[key])
+            except OverflowError:
+                delta = timedelta.max
+            if not timedelta(0) < delta <= timedelta(days=36525):
+                raise ConfigurationError(f"{path}: validityLimits.{key} muss größer als null und "
+                                         "höchstens 100 Jahre sein")
+            durations[attr] = delta
+    first, last = spec.get("dateYears", DEFAULT_LIMITS.date_years)
+    if first > last:
+        raise ConfigurationError(f"{path}: validityLimits.dateYears: das erste Jahr muss vor "
+                                 "dem letzten liegen")
+    return replace(DEFAULT_LIMITS, date_years=(first, last), **durations)
 
 
 def _timedelta(path: Path, spec: Mapping[str, int] | None) -> timedelta | None:

@@ -13,7 +13,14 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from govchain import schedule
-from govchain.documents import parse_proof, recompute_target_hash
+from govchain.documents import (
+    check_presented,
+    declaration_evidence_of,
+    hiding_placeholders,
+    parse_proof,
+    recompute_target_hash,
+    resolve_pointer,
+)
 from govchain.errors import InputError, LedgerUnavailableError, UnknownUseCaseError
 from govchain.ledger import Deployment, DocumentStatus, OnChainVerification
 from govchain.merkle import root_of
@@ -57,6 +64,8 @@ class VerificationResult:
     ledger_block: int | None = None
     status_reason: str | None = None
     schedule: dict[str, Any] | None = None
+    # For a third party's declaration (declaration_of): who declared, submitted, received it.
+    declaration: dict[str, Any] | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -88,6 +97,46 @@ REASONS: dict[int, tuple[str, str]] = {
 
 def reason_text(code: int) -> str:
     return REASONS.get(code, (f"Grund {code}", ""))[0]
+
+
+def declaration_of(document: Mapping[str, Any], usecase: UseCase) -> dict[str, Any] | None:
+    """Who declared what a document of a declaration use case says, who submitted it through
+    which account and which office received it when — from the hashed document: the declarant as
+    the subject names them (None where hidden), the rest from its evidence (documents issued
+    before evidence existed name only the receiving office, their issuer).
+    """
+    if usecase.declaration is None:
+        return None
+    evidence = declaration_evidence_of(document) or {}
+    issuer = document.get("issuer")
+    issuer = issuer if isinstance(issuer, Mapping) else {}
+    received_by = evidence.get("receivedBy")
+    if not isinstance(received_by, Mapping):
+        received_by = issuer
+    submitted_by = evidence.get("submittedBy")
+    received_at = evidence.get("receivedAt")
+    return {
+        "title": dict(usecase.declaration.title),
+        "declared_by": _name_at(document.get("credentialSubject"), usecase.declaration.declared_by),
+        "submitted_by": {"role": str(submitted_by.get("role", "")),
+                         "account": str(submitted_by.get("account", ""))}
+        if isinstance(submitted_by, Mapping) else None,
+        "received_by": {"name": str(received_by.get("name", "")),
+                        "ags": str(received_by.get("ags", ""))},
+        "received_at": received_at if isinstance(received_at, str) else None,
+    }
+
+
+def _name_at(subject: object, pointer: str) -> str | None:
+    """A person's or company's name at `pointer` ("Vorname Name"), None when it is hidden."""
+    try:
+        value = resolve_pointer(subject, pointer)
+    except LookupError:
+        return None
+    if isinstance(value, Mapping):
+        name = " ".join(value[k] for k in ("vorname", "name") if isinstance(value.get(k), str))
+        return name or None
+    return value if isinstance(value, str) else None
 
 
 class LedgerReader(Protocol):
@@ -169,12 +218,14 @@ class _Verifier:
             checked_at=self.at.isoformat(timespec="seconds"),
             document_id=doc_id if isinstance(doc_id, str) else None,
             usecase=self.extra.get("usecase"),
+            declaration=self.extra.get("declaration") if status is not Status.INVALID else None,
             **kw,
         )
 
     def run(self) -> VerificationResult:
         # 1. integrity: the content hashes to the targetHash, the path leads to the root.
         try:
+            check_presented(self.doc)
             usecase = self._usecase()
             proof = parse_proof(self.doc)
             target = recompute_target_hash(self.doc)
@@ -191,7 +242,12 @@ class _Verifier:
         if root_of(target, proof.path) != proof.merkle_root:
             self._set("integrity", False, "Der Merkle-Pfad führt nicht zur angegebenen Wurzel.")
             return self._unverifiable_or(Status.INVALID)
+        problem = self._hiding_problem(usecase)
+        if problem:
+            self._set("integrity", False, problem)
+            return self._unverifiable_or(Status.INVALID)
         self._set("integrity", True, "Der Inhalt ist unverändert (alle Felder passen zum Nachweis).")
+        self.extra["declaration"] = declaration_of(self.doc, usecase)
 
         # 2. anchoring
         issuer = self.doc.get("issuer")
@@ -215,6 +271,10 @@ class _Verifier:
                       "Die Wurzel dieses Dokuments ist im Ledger nicht verankert.")
             return self._result(Status.INVALID, ledger_block=onchain.ledger_block)
         anchored_at = from_unix(onchain.anchored_at)
+        problem = self._anchor_copy_problem(onchain)
+        if problem:
+            self._set("anchoring", False, problem)
+            return self._result(Status.INVALID, ledger_block=onchain.ledger_block)
         self._set("anchoring", True,
                   f"Verankert am {de(anchored_at)} in Block {onchain.anchor_block}.")
         common = {
@@ -230,9 +290,16 @@ class _Verifier:
         if problem:
             self._set("issuer", False, problem)
             return self._result(Status.INVALID, **common)
-        self._set("issuer", True,
-                  f"Ausgestellt von {onchain.municipality_name} (AGS {onchain.ags}), zugelassen "
-                  f"für „{usecase.title['de']}“; Schlüssel zum Ausstellungszeitpunkt gültig.")
+        if usecase.declaration is not None:
+            self._set("issuer", True,
+                      f"Eingegangen bei {onchain.municipality_name} (AGS {onchain.ags}), zugelassen "
+                      f"für „{usecase.title['de']}“; Schlüssel zum Eingangszeitpunkt gültig. Der "
+                      f"Inhalt ist eine {usecase.declaration.title['de']}, keine Aussage der "
+                      "Behörde.")
+        else:
+            self._set("issuer", True,
+                      f"Ausgestellt von {onchain.municipality_name} (AGS {onchain.ags}), zugelassen "
+                      f"für „{usecase.title['de']}“; Schlüssel zum Ausstellungszeitpunkt gültig.")
 
         # 4. status
         if onchain.status is DocumentStatus.REVOKED:
@@ -266,6 +333,43 @@ class _Verifier:
         self.extra["usecase"] = usecase.id
         return usecase
 
+    def _hiding_problem(self, usecase: UseCase) -> str | None:
+        """What hiding may not leave: a neverHidden field of the use case hidden (wholly or in
+        part), or a placeholder (null element, empty object) where hiding cannot have left one."""
+        subject = self.doc["credentialSubject"]
+        salts = self.doc["proof"]["salts"]
+        pointer = usecase.hidden_protected_field(subject, salts)
+        if pointer is not None:
+            label = usecase.protected_fields[pointer]
+            return (f"Das Feld „{label}“ ist ganz oder teilweise verborgen; bei "
+                    f"„{usecase.title['de']}“ darf es nicht verborgen werden.")
+        for placeholder in hiding_placeholders(subject, salts):
+            why = usecase.placeholder_problem(placeholder, resolve_pointer(subject, placeholder))
+            if why:
+                return (f"Das Dokument enthält an {placeholder or '/'} einen leeren Platzhalter, "
+                        f"den Verbergen nicht hinterlässt ({why}).")
+        return None
+
+    def _anchor_copy_problem(self, onchain: OnChainVerification) -> str | None:
+        """The document's copy of its anchor (proof.anchor) is never shown; one that contradicts
+        the ledger is refused, so no reader of the file is misled by it."""
+        anchor = self.doc["proof"].get("anchor")
+        if anchor is None:
+            return None
+        dep = self.ledger.deployment
+        try:
+            at = parse_time(str(anchor.get("anchoredAt")))
+        except InputError:
+            at = None
+        if (anchor.get("chainId") != dep.chain_id
+                or str(anchor.get("contract", "")).lower() != dep.document_registry.lower()
+                or anchor.get("block") != onchain.anchor_block
+                or at is None or int(at.timestamp()) != onchain.anchored_at):
+            return ("Die Angaben zur Verankerung im Dokument (proof.anchor) widersprechen dem "
+                    f"Ledger: verankert wurde in Block {onchain.anchor_block} am "
+                    f"{de_unix(onchain.anchored_at)}.")
+        return None
+
     def _issuer_problem(self, issuer: Mapping[str, Any], onchain: OnChainVerification,
                         usecase: UseCase) -> str | None:
         if onchain.doc_type != usecase.doc_type:
@@ -278,6 +382,11 @@ class _Verifier:
         if issuer.get("name") != onchain.municipality_name:
             return (f"Das Dokument nennt „{issuer.get('name')}“ als Aussteller, im Register steht "
                     f"„{onchain.municipality_name}“.")
+        evidence = declaration_evidence_of(self.doc)
+        if evidence is not None and evidence.get("receivedBy") != {
+                "name": onchain.municipality_name, "ags": onchain.ags}:
+            return ("Die Erklärung nennt eine andere empfangende Behörde als die, die sie "
+                    f"verankert hat ({onchain.municipality_name}, AGS {onchain.ags}).")
         since = onchain.account_compromised_since
         if since and onchain.anchored_at >= since:
             return (f"Der Schlüssel des Ausstellers gilt seit {de_unix(since)} als kompromittiert; "
@@ -307,10 +416,12 @@ class _Verifier:
         try:
             windows = schedule.windows_from_subject(subject, usecase.schedule_pointer)
         except (InputError, ValueError):
-            self._set("validity", None,
-                      "Die Zeitfenster sind verborgen; ob die Erlaubnis gerade gilt, lässt sich "
-                      f"nicht sagen ({span}).")
-            return Status.VALID, None
+            # A check that cannot be evaluated never gives VALID: hiding a window would make a
+            # permit valid at any hour. (neverHidden already refuses this; this is the last line.)
+            self._set("validity", False,
+                      "Die Zeitfenster sind ganz oder teilweise verborgen; ob die Erlaubnis jetzt "
+                      f"gilt, lässt sich nicht prüfen ({span}).")
+            return Status.INVALID, None
         result = schedule.evaluate(windows, self.at)
         sched = {"inside": result.inside, "description": result.description,
                  "nextStart": result.next_start.isoformat() if result.next_start else None}

@@ -20,6 +20,7 @@ from govchain.api import create_app
 from govchain.api.tokens import issue_token
 from govchain.context import Context
 from govchain.db import UnitOfWork
+from govchain.errors import ValidationError
 from govchain.security import hash_password, password_hasher
 from govchain.settings import Settings
 from govchain.testing.databases import fresh_database
@@ -183,6 +184,44 @@ def test_invalid_subject_is_422_naming_the_field(client: TestClient, users: User
     assert any(e["loc"] == "/hund/chipnummer" for e in response.json()["detail"])
 
 
+def test_a_422_names_the_fields_but_never_echoes_the_input(client: TestClient, users: Users) -> None:
+    secret = "Kowalczyk, Anna, geb. 01.02.1980, " * 500
+    for method, url, body in [
+            ("POST", "/api/v1/documents", {"usecase": DOG, "subject": secret}),
+            ("POST", "/api/v1/documents", {"usecase": secret, "subject": example(client, DOG)}),
+            ("POST", "/api/v1/documents/bulk", {"usecase": DOG, "items": [{"subject": secret}]}),
+            ("GET", f"/api/v1/documents?limit={secret[:40]}", None)]:
+        response = client.request(method, url, json=body, headers=users.clerk)
+        assert response.status_code == 422, response.text
+        details = response.json()["detail"]
+        assert details and all(set(d) == {"loc", "msg", "type"} for d in details), details
+        assert "Kowalczyk" not in response.text
+    schema = client.get("/api/v1/openapi.json").json()["components"]["schemas"]["ValidationError"]
+    assert not {"input", "ctx"} & set(schema["properties"])
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u2067", "\u200f"])
+def test_bidirectional_controls_are_refused_where_text_is_shown_to_others(
+        client: TestClient, users: Users, control: str) -> None:
+    subject = example(client, DOG)
+    subject["halter"]["name"] = f"Kowalczyk{control}reteP"
+    response = issue(client, users.clerk, subject=subject)
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == "/halter/name" and "Schreibrichtung" in problem["msg"]
+    admit = client.post("/api/v1/registry/municipalities", headers=users.registrar,
+                        json={"ags": "05111000", "name": f"Stadt D{control}sseldorf",
+                              "usecases": [DOG]})
+    assert admit.status_code == 422, admit.text
+    (problem,) = admit.json()["detail"]
+    assert problem["loc"] == "/name" and "Schreibrichtung" in problem["msg"]
+    listed = client.get("/api/v1/registry/municipalities", headers=users.registrar).json()
+    assert "05111000" not in str(listed)
+    with UnitOfWork(engine_of(client)) as uow, pytest.raises(ValidationError, match="Schreibrichtung"):
+        uow.users.add(username=f"admin{control}", role="landlord", display_name="x",
+                      password_hash=hash_password("unbenutzt-im-test", hasher=CHEAP))
+
+
 def test_bulk_issues_the_valid_items_in_order_and_reports_the_others(
         client: TestClient, users: Users, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(services, "ACCEPT_SLICE", 2)  # several slices in one request
@@ -308,6 +347,21 @@ def test_link_hides_fields_and_can_be_withdrawn(client: TestClient, users: Users
     assert missing.status_code == 404
 
 
+def test_a_refused_link_withdrawal_names_no_document(client: TestClient, users: Users) -> None:
+    doc_id = issued_id(client, users.clerk)
+    created = link(client, users.clerk, doc_id)
+    for stranger in (users.other_clerk, users.landlord):
+        refused = client.delete(f"/api/v1/links/{created['id']}", headers=stranger)
+        unknown = client.delete("/api/v1/links/gibt-es-nicht", headers=stranger)
+        # The same answer as for a link that does not exist: neither the link's existence nor
+        # the other municipality's document id leaks.
+        assert refused.status_code == unknown.status_code == 404
+        assert doc_id not in refused.text
+        assert refused.json() == {"detail": unknown.json()["detail"].replace("gibt-es-nicht",
+                                                                             created["id"])}
+    assert verify_link(client, token_of(created))["result"]["status"] == "VALID"
+
+
 def test_links_refuse_past_expiry_and_unknown_fields(client: TestClient, users: Users) -> None:
     doc_id = issued_id(client, users.clerk)
     past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
@@ -315,6 +369,17 @@ def test_links_refuse_past_expiry_and_unknown_fields(client: TestClient, users: 
         response = client.post(f"/api/v1/documents/{doc_id}/links", json=body,
                                headers=users.clerk)
         assert response.status_code == 400, body
+
+
+def test_links_refuse_fields_the_use_case_never_hides(client: TestClient, users: Users) -> None:
+    # issue 16, finding 2: gefaehrlicher-hund/usecase.json neverHidden
+    doc_id = issued_id(client, users.clerk)
+    for hide in (["/hund/chipnummer"], ["/hund"], ["/auflagen/weitere"], ["/kategorie"]):
+        response = client.post(f"/api/v1/documents/{doc_id}/links", json={"hide": hide},
+                               headers=users.clerk)
+        assert response.status_code == 400, hide
+        assert "immer sichtbar" in response.text
+    assert link(client, users.clerk, doc_id, hide=["/hund/name"])["url"]
 
 
 def test_unknown_link_is_a_result_not_a_404(client: TestClient) -> None:
@@ -378,6 +443,69 @@ def test_landlord_needs_a_municipality_and_cannot_issue_a_dog_permit(client: Tes
     no_municipality = issue(client, users.landlord, LANDLORD_USECASE,
                             subject=example(client, LANDLORD_USECASE, 1))
     assert no_municipality.status_code == 400
+
+
+@pytest.mark.parametrize("chosen", [{"validFrom": "2020-01-01T00:00:00+01:00"},
+                                    {"validUntil": "2099-12-31T00:00:00+01:00"},
+                                    {"validFrom": "2020-01-01T00:00:00+01:00",
+                                     "validUntil": "2099-12-31T00:00:00+01:00"}])
+def test_landlord_cannot_choose_validity_nor_backdate(client: TestClient, users: Users,
+                                                      chosen: dict[str, str]) -> None:
+    before = client.get("/api/v1/documents", headers=users.landlord).json()["total"]
+    response = issue(client, users.landlord, LANDLORD_USECASE,
+                     subject=example(client, LANDLORD_USECASE, 1), municipality=AACHEN, **chosen)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert {e["loc"] for e in detail} == {f"/{key}" for key in chosen}
+    assert all("Wohnungsgeber legen keine Gültigkeit fest" in e["msg"] for e in detail)
+    assert client.get("/api/v1/documents", headers=users.landlord).json()["total"] == before
+
+
+def test_landlord_confirmation_is_the_landlords_declaration_in_every_answer(
+        client: TestClient, users: Users, landlord_submission: dict[str, Any]) -> None:
+    document = landlord_submission["document"]
+    assert "validUntil" not in document
+    assert document["evidence"] == [{
+        "type": ["GovchainDeclaration2026"], "declaredBy": "/wohnungsgeber",
+        "submittedBy": {"role": "landlord", "account": "vermieter"},
+        "receivedBy": {"name": "Stadt Aachen", "ags": AACHEN},
+        "receivedAt": document["validFrom"]}]
+    received = datetime.fromisoformat(document["validFrom"])
+    assert timedelta(0) <= datetime.now(UTC) - received < timedelta(minutes=10)  # not backdated
+    declaration = {
+        "title": {"de": "Erklärung des Wohnungsgebers", "en": "Declaration of the landlord"},
+        "declared_by": "Wilhelm Offermanns",
+        "submitted_by": {"role": "landlord", "account": "vermieter"},
+        "received_by": {"name": "Stadt Aachen", "ags": AACHEN},
+        "received_at": document["validFrom"]}
+    checked = client.post("/api/v1/verify", json=document).json()
+    assert checked["status"] == "VALID" and checked["declaration"] == declaration
+    (issuer_check,) = [c for c in checked["checks"] if c["name"] == "issuer"]
+    assert issuer_check["message"].startswith("Eingegangen bei Stadt Aachen")
+    assert "keine Aussage der Behörde" in issuer_check["message"]
+    by_link = verify_link(client, token_of(landlord_submission["link"]))["result"]
+    assert by_link["declaration"] == declaration
+    lookup = client.get(f"/api/v1/lookup/{landlord_submission['landlordCode']}",
+                        headers=users.clerk).json()
+    assert lookup["result"]["declaration"] == declaration
+    # the evidence is hashed: changed or removed, the document is INVALID and declares nothing
+    for change in ({"submittedBy": {"role": "landlord", "account": "vonovia"}},
+                   {"receivedAt": "2020-01-01T00:00:00+01:00"}, None):
+        tampered = copy.deepcopy(document)
+        if change is None:
+            del tampered["evidence"]
+        else:
+            tampered["evidence"][0].update(change)
+        answer = client.post("/api/v1/verify", json=tampered).json()
+        assert answer["status"] == "INVALID" and answer["declaration"] is None, change
+    # the pages say whose declaration it is, in German and in English
+    page = client.get(f"/v/{token_of(landlord_submission['link'])}").text
+    assert ("Erklärung des Wohnungsgebers Wilhelm Offermanns, eingereicht über das "
+            "Wohnungsgeber-Konto „vermieter“, eingegangen bei Stadt Aachen (AGS 05334002) am ") in page
+    assert "Ausgestellt von" not in page and "Eingegangen bei" in page
+    english = client.get(f"/v/{token_of(landlord_submission['link'])}?lang=en").text
+    assert ("Declaration of the landlord Wilhelm Offermanns, submitted through the landlord "
+            "account “vermieter”, received by Stadt Aachen (AGS 05334002) on ") in english
 
 
 def test_clerk_of_the_municipality_finds_the_confirmation_by_code(

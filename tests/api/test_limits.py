@@ -28,6 +28,7 @@ PUBLIC_RATE = 3  # per minute: one token every 20 s
 KEY_RATE = 12
 MAX_FAILURES = 3
 WINDOW = 300
+PROXY = "192.0.2.250"  # the one reverse proxy whose X-Forwarded-For counts
 
 
 class FakeClock:
@@ -94,6 +95,20 @@ def test_throttle_counts_per_username_and_address_within_a_window() -> None:
     assert len(throttle) <= 10
 
 
+def test_a_known_device_is_counted_apart_from_its_username_and_address() -> None:
+    clock = FakeClock()
+    throttle = LoginThrottle(2, 60, clock=clock)
+    for _ in range(2):
+        throttle.failed("meier", "10.0.0.1")
+    assert throttle.retry_after("meier", "10.0.0.1") == pytest.approx(60)
+    assert throttle.retry_after("meier", "10.0.0.1", device="geraet") == 0.0
+    throttle.failed("meier", "10.0.0.1", device="geraet")
+    throttle.failed("meier", "10.0.0.1", device="geraet")
+    assert throttle.retry_after("meier", "10.0.0.1", device="geraet") == pytest.approx(60)
+    throttle.succeeded("meier", device="geraet")
+    assert throttle.retry_after("meier", "10.0.0.2", device="geraet") == 0.0
+
+
 # -- over HTTP --------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -103,7 +118,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     mp.setenv("GOVCHAIN_KEY_PASSPHRASE", "test passphrase - not a secret")
     settings = Settings(home=home, public_rate_per_minute=PUBLIC_RATE,
                         api_key_rate_per_minute=KEY_RATE, login_max_failures=MAX_FAILURES,
-                        login_window_seconds=WINDOW, max_request_bytes=MAX_REQUEST)
+                        login_window_seconds=WINDOW, max_request_bytes=MAX_REQUEST,
+                        trusted_proxies=[PROXY])
     application = create_app(settings)
     try:
         with TestClient(application):  # runs the lifespan: chain, database, token key
@@ -265,3 +281,38 @@ def test_any_request_beyond_max_request_bytes_is_413_and_stores_nothing(app: Fas
     assert answer.status_code == 413
     with UnitOfWork(app.state.engine) as uow:
         assert uow.documents.count() == before
+
+
+def _audited_logout_from(app: FastAPI, peer: str, forwarded: str) -> str | None:
+    """Logs in and out from `peer` with a forwarded address; the address the audit log kept."""
+    client = from_address(app, peer)
+    token = client.post("/api/v1/auth/token", data={"username": "meier", "password": PASSWORD},
+                        headers={"X-Forwarded-For": forwarded}).json()["access_token"]
+    answer = client.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}",
+                                                         "X-Forwarded-For": forwarded})
+    assert answer.status_code == 204
+    with UnitOfWork(app.state.engine) as uow:
+        return uow.audit.list(action="auth.logout", limit=1).items[0].remote_addr
+
+
+def test_forwarded_addresses_count_only_from_a_trusted_proxy(app: FastAPI, clock: FakeClock) -> None:
+    # Any other caller's X-Forwarded-For is ignored: rotating it escapes neither the rate limit
+    # nor the login throttle, and the audit log keeps the real peer.
+    untrusted = from_address(app, "192.0.2.60")
+    answers = [untrusted.get("/api/v1/verify/kein-link",
+                             headers={"X-Forwarded-For": f"10.9.0.{i}"}).status_code
+               for i in range(PUBLIC_RATE + 1)]
+    assert answers == [200] * PUBLIC_RATE + [429]
+    guesses = [untrusted.post("/api/v1/auth/token", data={"username": f"user{i}", "password": "x"},
+                              headers={"X-Forwarded-For": f"10.9.1.{i}"}).status_code
+               for i in range(MAX_FAILURES + 1)]
+    assert guesses == [401] * MAX_FAILURES + [429]
+    assert _audited_logout_from(app, "192.0.2.61", "10.9.2.1") == "192.0.2.61"
+    # The configured proxy names the client: each forwarded address has its own allowance.
+    proxy = from_address(app, PROXY)
+    for client_address in ("203.0.113.50", "203.0.113.51"):
+        forwarded = {"X-Forwarded-For": f"10.9.3.1, {client_address}"}  # the proxy appends
+        answers = [proxy.get("/api/v1/verify/kein-link", headers=forwarded).status_code
+                   for _ in range(PUBLIC_RATE + 1)]
+        assert answers == [200] * PUBLIC_RATE + [429]
+    assert _audited_logout_from(app, PROXY, "203.0.113.52") == "203.0.113.52"

@@ -121,9 +121,11 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
                 assert time.monotonic() < deadline, "govchain serve did not start"
                 time.sleep(0.1)
             tokens = {}
-            for role in ("clerk", "registrar"):
+            # "logout": a token of its own, since logging out ends the token it is called with
+            for role in ("clerk", "registrar", "logout"):
                 r = requests.post(f"{base}/api/v1/auth/token",
-                                  data={"username": role, "password": PASSWORD}, timeout=10)
+                                  data={"username": "clerk" if role == "logout" else role,
+                                        "password": PASSWORD}, timeout=10)
                 r.raise_for_status()
                 tokens[role] = r.json()["access_token"]
             yield Service(base, tokens, log)
@@ -171,7 +173,8 @@ def test_generated_requests_get_no_5xx_and_match_the_schema(service: Service) ->
     failures: dict[str, str] = {}
     for operation in operations:
         path = operation.path
-        role = "registrar" if path.startswith("/api/v1/registry") else "clerk"
+        role = ("registrar" if path.startswith("/api/v1/registry")
+                else "logout" if path == "/api/v1/auth/logout" else "clerk")
         signed_in = {"Authorization": f"Bearer {service.tokens[role]}"}
         runs = [(mode, signed_in, SIGNED_IN_EXAMPLES, f"{operation.label} {role} {mode.value}")
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]

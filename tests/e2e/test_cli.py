@@ -6,10 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from govchain.timefmt import BERLIN
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +69,29 @@ def test_document_from_demo_verifies_in_a_separate_process(
     assert proc.returncode == 1 and proc.stdout.startswith("INVALID")
 
 
+def test_verify_names_a_landlord_confirmation_as_the_landlords_declaration(
+        demo_run: tuple[Path, Path, str]) -> None:
+    home, out, stdout = demo_run
+    confirmation = next(out.glob("*-wohnungsgeberbestaetigung-1.json"))
+    document = json.loads(confirmation.read_text())
+    name = document["credentialSubject"]["wohnungsgeber"]["name"]
+    received = "eingegangen bei Stadt Köln (AGS 05315000) am "
+    assert f"Erklärung des Wohnungsgebers {name}, {received}" in stdout  # the demo says so too
+    proc = govchain(home, "verify", str(confirmation))
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "VALID"
+    assert lines[1].startswith(f"Erklärung des Wohnungsgebers {name}, {received}")
+    assert lines[2] == "Eingegangen bei: Stadt Köln (AGS 05315000)"
+    assert "Aussteller" not in proc.stdout
+    result = json.loads(govchain(home, "verify", "--json", str(confirmation)).stdout)
+    assert result["declaration"]["declared_by"] == name
+    assert result["declaration"]["received_by"] == {"name": "Stadt Köln", "ags": "05315000"}
+    assert result["declaration"]["received_at"] == document["evidence"][0]["receivedAt"]
+    dog = json.loads(govchain(home, "verify", "--json",
+                              str(next(out.glob("*-gefaehrlicher-hund-1.json")))).stdout)
+    assert dog["declaration"] is None
+
+
 def test_disclose_then_verify(demo_run: tuple[Path, Path, str], tmp_path: Path) -> None:
     home, out, _ = demo_run
     dog = next(out.glob("*-gefaehrlicher-hund-1.json"))
@@ -84,18 +110,62 @@ def test_disclose_then_verify(demo_run: tuple[Path, Path, str], tmp_path: Path) 
     assert not (tmp_path / "x.json").exists()
 
 
+def test_disclose_refuses_the_time_windows_and_a_copy_without_them_is_invalid(
+        demo_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+    # issue 16, finding 2: a street-music permit with a window hidden read VALID at any hour
+    from govchain import schedule
+    from govchain.documents import disclose
+    from govchain.timefmt import parse_time
+
+    home, out, _ = demo_run
+    permit = next(out.glob("*-strassenmusik-1.json"))
+    for hide in ("/zeitfenster/0/von", "/zeitfenster/2", "/zeitfenster"):
+        proc = govchain(home, "disclose", str(permit), "--hide", hide, "--out",
+                        str(tmp_path / "x.json"), check=False)
+        assert proc.returncode == 2, proc.stderr
+        assert "kann nicht verborgen werden" in proc.stderr and "Zeitfenster" in proc.stderr
+        assert not (tmp_path / "x.json").exists()
+    # made by another tool: verification answers INVALID, naming the field, at any hour
+    data: dict[str, Any] = json.loads(permit.read_text())
+    windows = schedule.parse_windows(data["credentialSubject"]["zeitfenster"])
+    at = parse_time(data["validFrom"])
+    while schedule.evaluate(windows, at).inside:
+        at += timedelta(minutes=30)
+    shown = tmp_path / "ohne-zeitfenster.json"
+    shown.write_text(json.dumps(disclose(data, ["/zeitfenster/0/von"])))
+    before = govchain(home, "verify", "--at", at.isoformat(), str(permit), check=False)
+    assert before.returncode == 1 and not before.stdout.startswith("VALID")
+    proc = govchain(home, "verify", "--at", at.isoformat(), str(shown), check=False)
+    assert proc.returncode == 1 and proc.stdout.startswith("INVALID"), proc.stdout
+    assert "„Zeitfenster“ ist ganz oder teilweise verborgen" in proc.stdout
+
+
+def test_verify_refuses_content_outside_the_hash(demo_run: tuple[Path, Path, str],
+                                                 tmp_path: Path) -> None:
+    # issue 16, finding 3: a member a wallet would display, added to a valid document
+    home, out, _ = demo_run
+    data: dict[str, Any] = json.loads(next(out.glob("*-gefaehrlicher-hund-1.json")).read_text())
+    data["description"] = "Maulkorbpflicht aufgehoben"
+    changed = tmp_path / "mit-beschreibung.json"
+    changed.write_text(json.dumps(data))
+    proc = govchain(home, "verify", str(changed), check=False)
+    assert proc.returncode == 1 and proc.stdout.startswith("INVALID")
+    assert "'description'" in proc.stdout
+
+
 def test_issue_and_registrar_commands(demo_run: tuple[Path, Path, str], tmp_path: Path) -> None:
     home, _, _ = demo_run
     root = Path(__file__).resolve().parents[2]
     example = next((root / "usecases" / "strassenmusik" / "examples").glob("*.json"))
+    today = datetime.now(BERLIN).date()  # street-music permits are not backdated by a year
     govchain(home, "registry", "admit", "--ags", "05711000", "--name", "Stadt Bielefeld",
              "--usecase", "strassenmusik")
     shown = govchain(home, "registry", "show", "--ags", "05711000").stdout
     assert "Stadt Bielefeld" in shown and "strassenmusik" in shown
     doc = tmp_path / "permit.json"
     govchain(home, "issue", "--ags", "05711000", "--usecase", "strassenmusik", "--subject",
-             str(example), "--valid-from", "2026-01-01", "--valid-until", "2099-01-01",
-             "--out", str(doc))
+             str(example), "--valid-from", today.isoformat(),
+             "--valid-until", (today + timedelta(days=300)).isoformat(), "--out", str(doc))
     data = json.loads(doc.read_text())
     assert data["issuer"]["name"] == "Stadt Bielefeld"
     govchain(home, "suspend", str(doc), "--reason", "6")
@@ -117,6 +187,56 @@ def test_issue_and_registrar_commands(demo_run: tuple[Path, Path, str], tmp_path
     assert sorted(actions) == ["document.issue", "document.reinstate", "document.revoke",
                                "document.suspend"]
     assert admitted == ["registry.admit"]
+
+
+def _documents_in(home: Path) -> int:
+    from govchain.db import UnitOfWork, default_database_url, make_engine, upgrade
+
+    engine = make_engine(default_database_url(home))
+    try:
+        upgrade(engine)  # as every CLI write does; the demo alone keeps no records
+        with UnitOfWork(engine) as uow:
+            return uow.documents.count()
+    finally:
+        engine.dispose()
+
+
+def test_issue_refuses_a_type_the_municipality_is_not_admitted_for(
+        demo_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+    """Köln (demo: confirmations and street music) issues no dog permit: refused before anything
+    is stored, not accepted and then refused by the contract (finding 4)."""
+    home, _, _ = demo_run
+    root = Path(__file__).resolve().parents[2]
+    example = next((root / "usecases" / "gefaehrlicher-hund" / "examples").glob("*.json"))
+    before = _documents_in(home)
+    proc = govchain(home, "issue", "--ags", "05315000", "--usecase", "gefaehrlicher-hund",
+                    "--subject", str(example), "--out", str(tmp_path / "dog.json"), check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "Stadt Köln ist für „Erlaubnis zum Halten eines gefährlichen Hundes“ nicht " \
+        "zugelassen" in proc.stderr and "Traceback" not in proc.stderr
+    bulk = tmp_path / "dogs.jsonl"
+    bulk.write_text(json.dumps(json.loads(example.read_text())["subject"]) + "\n")
+    proc = govchain(home, "issue-bulk", str(bulk), "--ags", "05315000", "--usecase",
+                    "gefaehrlicher-hund", "--out", str(tmp_path / "dogs-out.jsonl"), check=False)
+    assert proc.returncode == 2 and "nicht zugelassen" in proc.stderr, proc.stderr
+    assert _documents_in(home) == before
+    assert not (tmp_path / "dog.json").exists()
+
+
+def test_issue_refuses_an_implausible_date_as_bad_input(
+        demo_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+    home, _, _ = demo_run
+    root = Path(__file__).resolve().parents[2]
+    example = next((root / "usecases" / "gefaehrlicher-hund" / "examples").glob("*.json"))
+    before = _documents_in(home)
+    for args in (["--valid-from", "9999-12-31T23:59:59-14:00"],
+                 ["--valid-from", "1999-01-01"], ["--valid-until", "2300-01-01"]):
+        proc = govchain(home, "issue", "--ags", "05513000", "--usecase", "gefaehrlicher-hund",
+                        "--subject", str(example), *args, "--out", str(tmp_path / "d.json"),
+                        check=False)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert "Gültig" in proc.stderr or "Jahr" in proc.stderr, proc.stderr
+    assert _documents_in(home) == before
 
 
 @pytest.mark.parametrize("args, message", [

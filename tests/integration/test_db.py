@@ -135,6 +135,23 @@ def test_default_sqlite_file_lives_in_home_with_wal_and_foreign_keys(tmp_path: P
     engine.dispose()
 
 
+def test_database_files_of_an_older_home_become_the_owners_only(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    engine = make_engine(default_database_url(home))
+    upgrade(engine)
+    engine.dispose()
+    files = [home / f"govchain.sqlite3{suffix}" for suffix in ("", "-wal", "-shm")]
+    for f in files:  # as an earlier govchain left them
+        f.touch()
+        f.chmod(0o644)
+    engine = make_engine(default_database_url(home))
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT count(*) FROM users").scalar()
+        assert [oct(f.stat().st_mode & 0o777) for f in files] == ["0o600"] * 3
+    engine.dispose()
+
+
 def test_unreachable_database_is_a_storage_error() -> None:
     engine = make_engine("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2")
     with pytest.raises(StorageError):
@@ -147,7 +164,7 @@ def test_upgrade_from_empty_brings_schema_to_head(fresh_engine: Engine) -> None:
         check_schema(fresh_engine)
     assert current_revision(fresh_engine) is None
     upgrade(fresh_engine)
-    assert current_revision(fresh_engine) == head_revision() == "0005"
+    assert current_revision(fresh_engine) == head_revision() == "0006"
     check_schema(fresh_engine)
     upgrade(fresh_engine)  # a second start changes nothing
     check_schema(fresh_engine)

@@ -14,6 +14,7 @@ from govchain.anchoring import anchor_now
 from govchain.context import Context
 from govchain.db import UnitOfWork, make_engine, upgrade
 from govchain.documents import iter_leaves
+from govchain.errors import InputError
 from govchain.verification import CheckStatus, Status
 
 AACHEN = "05334002"
@@ -65,7 +66,7 @@ def test_issued_document_is_kept_as_anchored_record(ctx: Context, engine: sa.Eng
 def test_link_verifies_hides_fields_and_can_be_withdrawn(ctx: Context, engine: sa.Engine) -> None:
     doc = issue_dog(ctx, engine)
     with UnitOfWork(engine) as uow:
-        link = services.create_link(uow, doc["id"], base_url=BASE,
+        link = services.create_link(ctx, uow, doc["id"], base_url=BASE,
                                     hide=["/halter/geburtsdatum", "/halter/anschrift"])
         uow.commit()
     assert link.url == f"{BASE}/v/{link.token}" and len(link.token) >= 22
@@ -84,11 +85,38 @@ def test_link_verifies_hides_fields_and_can_be_withdrawn(ctx: Context, engine: s
     assert "zurückgezogen" in checked.result.check("link").message
 
 
+@pytest.mark.parametrize("hide", [["/hund/chipnummer"], ["/hund"], ["/auflagen/maulkorbpflicht"],
+                                  ["/halter/geburtsdatum", "/kategorie"]])
+def test_a_link_cannot_hide_what_the_use_case_never_hides(ctx: Context, engine: sa.Engine,
+                                                          hide: list[str]) -> None:
+    # issue 16, finding 2: gefaehrlicher-hund/usecase.json neverHidden
+    doc = issue_dog(ctx, engine)
+    with UnitOfWork(engine) as uow, pytest.raises(InputError, match="immer sichtbar"):
+        services.create_link(ctx, uow, doc["id"], base_url=BASE, hide=hide)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM links")).scalar() == 0
+
+
+def test_a_link_with_an_object_emptied_by_hiding_still_verifies(ctx: Context,
+                                                                engine: sa.Engine) -> None:
+    # hiding every member of an object leaves {} (links sealed before issue 16 hold such copies)
+    doc = issue_dog(ctx, engine)
+    members = [f"/halter/anschrift/{k}" for k in doc["credentialSubject"]["halter"]["anschrift"]]
+    with UnitOfWork(engine) as uow:
+        link = services.create_link(ctx, uow, doc["id"], base_url=BASE, hide=members)
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        checked = services.verify_link(ctx, uow, link.token)
+    assert checked.document is not None
+    assert checked.document["credentialSubject"]["halter"]["anschrift"] == {}
+    assert checked.result.status is Status.VALID
+
+
 def test_expired_and_unknown_links_say_so(ctx: Context, engine: sa.Engine) -> None:
     doc = issue_dog(ctx, engine)
     expires = datetime.now(UTC) + timedelta(hours=1)
     with UnitOfWork(engine) as uow:
-        link = services.create_link(uow, doc["id"], base_url=BASE, expires_at=expires)
+        link = services.create_link(ctx, uow, doc["id"], base_url=BASE, expires_at=expires)
         uow.commit()
     with UnitOfWork(engine) as uow:
         later = services.verify_link(ctx, uow, link.token, expires + timedelta(seconds=1))
@@ -102,7 +130,7 @@ def test_link_storage_holds_no_personal_data_and_no_token(ctx: Context,
                                                           engine: sa.Engine) -> None:
     doc = issue_dog(ctx, engine)
     with UnitOfWork(engine) as uow:
-        link = services.create_link(uow, doc["id"], base_url=BASE)
+        link = services.create_link(ctx, uow, doc["id"], base_url=BASE)
         uow.commit()
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT * FROM links")).fetchall()

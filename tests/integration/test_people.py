@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,16 @@ from govchain import services
 from govchain.anchoring import anchor_now
 from govchain.context import Context
 from govchain.db import DocumentRecord, UnitOfWork, make_engine, upgrade
-from govchain.errors import PermissionDeniedError, RecordNotFoundError
+from govchain.documents import (
+    AnchorRef,
+    IssuerRef,
+    finish_document,
+    make_batch,
+    new_document,
+    salt_document,
+)
+from govchain.errors import PermissionDeniedError, RecordNotFoundError, ValidationError
+from govchain.timefmt import now, parse_time
 from govchain.verification import Status
 
 AACHEN, KOELN = "05334002", "05315000"
@@ -122,3 +132,96 @@ def test_clerk_changes_status_only_in_own_municipality(ctx: Context, engine: sa.
         assert services.verify(ctx, record.document).status is Status.REVOKED
         assert [e.action for e in uow.status_events.for_document(doc_id)] == [
             "issued", "anchored", "suspended", "reinstated", "revoked"]
+
+
+def test_a_landlord_declares_and_the_office_receives_it_now_with_no_validity_to_choose(
+        ctx: Context, engine: sa.Engine) -> None:
+    landlord = actor(engine, "landlord")
+    forged = subject(ctx, "wohnungsgeberbestaetigung")
+    forged["wohnungsgeber"] = {**forged["wohnungsgeber"], "name": "Vonovia SE (gefälscht)"}
+    with UnitOfWork(engine) as uow:
+        before = services.list_documents_for(uow, landlord).total
+        for chosen in ({"valid_from": parse_time("2020-01-01")},
+                       {"valid_until": parse_time("2099-01-01")}):
+            with pytest.raises(ValidationError) as refused:
+                services.issue_for(ctx, uow, landlord, "wohnungsgeberbestaetigung", forged,
+                                   municipality=AACHEN, **chosen)
+            assert [path for path, _ in refused.value.errors] == [
+                "/validFrom" if "valid_from" in chosen else "/validUntil"]
+        assert services.list_documents_for(uow, landlord).total == before  # nothing stored
+        accepted_from = now().replace(microsecond=0)
+        issued = services.issue_for(ctx, uow, landlord, "wohnungsgeberbestaetigung", forged,
+                                    municipality=AACHEN)
+        uow.commit()
+    anchored(ctx, engine, issued.record)
+    with UnitOfWork(engine) as uow:
+        document = services.get_document_for(uow, landlord, issued.record.id).document
+    assert document is not None and "validUntil" not in document
+    (evidence,) = document["evidence"]
+    assert evidence == {"type": ["GovchainDeclaration2026"], "declaredBy": "/wohnungsgeber",
+                        "submittedBy": {"role": "landlord", "account": "landlord"},
+                        "receivedBy": {"name": "Stadt Aachen", "ags": AACHEN},
+                        "receivedAt": document["validFrom"]}
+    assert parse_time(document["validFrom"]) >= accepted_from  # not backdated
+    result = services.verify(ctx, document)
+    assert result.status is Status.VALID
+    assert result.declaration is not None and result.declaration["declared_by"] == \
+        "Vonovia SE (gefälscht)"
+    assert result.declaration["submitted_by"] == {"role": "landlord", "account": "landlord"}
+    assert result.to_json()["declaration"]["received_by"] == {"name": "Stadt Aachen",
+                                                               "ags": AACHEN}
+    issuer_check = result.check("issuer").message
+    assert issuer_check.startswith("Eingegangen bei Stadt Aachen") and \
+        "Erklärung des Wohnungsgebers, keine Aussage der Behörde" in issuer_check
+    for change in ({"submittedBy": {"role": "clerk", "account": "clerk-ac"}},
+                   {"receivedAt": "2020-01-01T00:00:00+00:00"}):
+        changed = copy.deepcopy(document)
+        changed["evidence"][0].update(change)
+        assert services.verify(ctx, changed).status is Status.INVALID, change
+    removed = copy.deepcopy(document)
+    del removed["evidence"]
+    assert services.verify(ctx, removed).status is Status.INVALID
+
+
+def test_a_clerk_entering_a_confirmation_is_named_as_the_account_it_came_through(
+        ctx: Context, engine: sa.Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        issued = services.issue_for(ctx, uow, actor(engine, "clerk-ac"), "wohnungsgeberbestaetigung",
+                                    subject(ctx, "wohnungsgeberbestaetigung"),
+                                    valid_from=parse_time("2026-03-02"))
+        uow.commit()
+    anchored(ctx, engine, issued.record)
+    with UnitOfWork(engine) as uow:
+        document = services.get_document_for(uow, actor(engine, "clerk-ac"), issued.record.id).document
+    assert document is not None
+    (evidence,) = document["evidence"]
+    assert evidence["submittedBy"] == {"role": "clerk", "account": "clerk-ac"}
+    assert evidence["receivedAt"] != document["validFrom"]  # the office may date it
+    result = services.verify(ctx, document)
+    assert result.status is Status.VALID and result.declaration is not None
+    assert result.declaration["submitted_by"] == {"role": "clerk", "account": "clerk-ac"}
+
+
+def test_a_confirmation_issued_before_evidence_existed_still_verifies(ctx: Context) -> None:
+    """As govchain issued them before: no `evidence` member; the hash and the answer hold."""
+    usecase = ctx.usecases.get("wohnungsgeberbestaetigung")
+    signer = services.issuer_signer(ctx, AACHEN)
+    issuer = IssuerRef(name="Stadt Aachen", ags=AACHEN, account=signer.address,
+                       chain_id=ctx.deployment.chain_id,
+                       registry=ctx.deployment.document_registry)
+    old = salt_document(new_document(
+        credential_type=usecase.credential_type, usecase_id=usecase.id,
+        subject=subject(ctx, usecase.id), issuer=issuer, valid_from=parse_time("2026-03-02"),
+        valid_until=None))
+    batch = make_batch([old])
+    tx = ctx.ledger.anchor(signer, usecase.doc_type, [batch.root])
+    document = finish_document(batch, 0, AnchorRef(ctx.deployment.chain_id,
+                                                   ctx.deployment.document_registry,
+                                                   tx.transaction_hash, tx.block, tx.timestamp))
+    assert "evidence" not in document
+    result = services.verify(ctx, document)
+    assert result.status is Status.VALID
+    assert result.declaration == {
+        "title": {"de": "Erklärung des Wohnungsgebers", "en": "Declaration of the landlord"},
+        "declared_by": "Hausverwaltung Rheinblick GmbH", "submitted_by": None,
+        "received_by": {"name": "Stadt Aachen", "ags": AACHEN}, "received_at": None}

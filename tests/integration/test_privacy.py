@@ -92,9 +92,9 @@ def test_no_subject_value_outside_own_records(ctx: Context, engine: sa.Engine) -
         anchor_now(ctx, engine, account)
     with UnitOfWork(engine) as uow:
         for who, doc_id, example in issued_by:
-            services.create_link_for(uow, who, doc_id, base_url="https://x")
+            services.create_link_for(ctx, uow, who, doc_id, base_url="https://x")
             first = next(iter(example["subject"]))
-            services.create_link_for(uow, who, doc_id, base_url="https://x", hide=[f"/{first}"])
+            services.create_link_for(ctx, uow, who, doc_id, base_url="https://x", hide=[f"/{first}"])
             subject: Any = example["subject"]
             values |= {str(v) for _, v in iter_leaves(subject) if isinstance(v, str) and len(v) >= 5}
             uow.audit.append(actor=str(who.user_id), actor_kind="user", action="document.issue",

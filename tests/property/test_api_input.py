@@ -2,6 +2,9 @@
 nested bodies, real documents with parts replaced by anything. The answer is always a clear 4xx
 (or a 200 verification result saying INVALID), never a 5xx, and it comes quickly.
 
+Deep nesting is refused above strictjson.MAX_DEPTH and duplicate member names anywhere, on /verify
+and on the bodies FastAPI parses for a model.
+
 The app is built as in tests/api (real embedded chain, SQLite, lifespan run by TestClient); rate
 limits are out of the way here (test_limits.py covers them).
 """
@@ -13,6 +16,7 @@ import json
 import math
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from govchain import services
+from govchain import services, strictjson
 from govchain.api import create_app
 from govchain.context import Context
 from govchain.settings import Settings
@@ -177,9 +181,13 @@ def test_verify_with_parts_of_a_real_document_replaced(api: Api, data: st.DataOb
         assert doc["credentialSubject"] == api.document["credentialSubject"]
 
 
-@settings(max_examples=30, deadline=None, database=None,
+# How deep the marker sits in a document: the nesting put there adds to it.
+DEPTH_OF = {"body": 0, "subject": 2, "issuer": 2, "salts": 3, "path": 3, "hidden": 3}
+
+
+@settings(max_examples=40, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(depth=st.sampled_from([10, 500, 990, 1_000, 5_000, 20_000]),
+@given(depth=st.sampled_from([10, 60, 61, 62, 63, 64, 65, 500, 990, 1_000, 5_000, 20_000]),
        where=st.sampled_from(["body", "subject", "issuer", "salts", "path", "hidden"]),
        kind=st.sampled_from(["object", "array"]))
 def test_verify_with_deeply_nested_bodies(api: Api, depth: int, where: str, kind: str) -> None:
@@ -205,10 +213,79 @@ def test_verify_with_deeply_nested_bodies(api: Api, depth: int, where: str, kind
                  headers={"content-type": "application/json"})
     if len(body) > MAX_BODY:
         assert r.status_code == 413
+    elif DEPTH_OF[where] + depth > strictjson.MAX_DEPTH:  # refused before parsing
+        assert r.status_code == 400 and "Zu tief verschachteltes JSON" in r.json()["detail"]
     else:
         assert r.status_code in (200, 400)
         if r.status_code == 200:
             assert r.json()["status"] == "INVALID"
+
+
+def _object_paths(value: Any) -> list[tuple[str | int, ...]]:
+    """Where `value` holds a JSON object that has members."""
+    return [p for p in _paths(value) if isinstance(_at(value, p), dict) and _at(value, p)]
+
+
+def _at(value: Any, path: tuple[str | int, ...]) -> Any:
+    for key in path:
+        value = value[key]
+    return value
+
+
+def with_duplicate(value: dict[str, Any], data: st.DataObject) -> str:
+    """`value` as JSON text with one member name of one of its objects given twice."""
+    where = data.draw(st.sampled_from(_object_paths(value)))
+    doc = copy.deepcopy(value)
+    node = _at(doc, where)
+    name = data.draw(st.sampled_from(sorted(node)))
+    node["__duplicate__"] = data.draw(json_values.filter(lambda v: not out_of_jcs_range(v)))
+    text = json.dumps(doc)
+    assert text.count('"__duplicate__":') == 1
+    return text.replace('"__duplicate__":', json.dumps(name) + ":")
+
+
+@SETTINGS
+@given(data=st.data())
+def test_verify_refuses_duplicate_member_names_anywhere(api: Api, data: st.DataObject) -> None:
+    body = with_duplicate(api.document, data)
+    r = api.send("POST", "/api/v1/verify", content=body,
+                 headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "Doppelter Schlüssel" in r.json()["detail"], r.text
+
+
+@SETTINGS
+@given(data=st.data(), path=st.sampled_from(["/api/v1/documents", "/api/v1/documents/bulk"]))
+def test_issue_bodies_with_duplicate_member_names(api: Api, data: st.DataObject,
+                                                  path: str) -> None:
+    subject = api.document["credentialSubject"]
+    request: dict[str, Any] = {"usecase": "gefaehrlicher-hund", "subject": subject}
+    if path.endswith("bulk"):
+        request = {"usecase": "gefaehrlicher-hund", "items": [{"subject": subject}]}
+    r = api.send("POST", path, content=with_duplicate(request, data),
+                 headers={"content-type": "application/json"})
+    # Read before anyone is asked for a login: a clear 400, whoever sends it.
+    assert r.status_code == 400 and "Doppelter Schlüssel" in r.json()["detail"], r.text
+
+
+@settings(max_examples=30, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(depth=st.sampled_from([10, 62, 63, 64, 65, 1_000, 20_000, 100_000]),
+       kind=st.sampled_from(["object", "array"]),
+       path=st.sampled_from(["/api/v1/documents", "/api/v1/documents/bulk",
+                             "/api/v1/documents/x/links", "/api/v1/registry/municipalities"]))
+def test_json_bodies_of_every_route_with_deep_nesting(api: Api, depth: int, kind: str,
+                                                     path: str) -> None:
+    """Bodies FastAPI parses for a model go through strictjson too (no body limit of /verify
+    here: 100,000 levels reach the parser; tests/security/test_nesting.py goes to 1,000,000 in
+    a separate process)."""
+    opener, closer = ('{"a":', "}") if kind == "object" else ("[", "]")
+    body = json.dumps({"usecase": "gefaehrlicher-hund", "subject": {"x": "__deep__"}}).replace(
+        '"__deep__"', nested(depth, opener, closer))
+    r = api.send("POST", path, content=body, headers={"content-type": "application/json"})
+    if 2 + depth > strictjson.MAX_DEPTH:
+        assert r.status_code == 400 and "Zu tief verschachteltes JSON" in r.json()["detail"]
+    else:
+        assert 400 <= r.status_code < 500
 
 
 @settings(max_examples=10, deadline=None, database=None,
@@ -267,3 +344,83 @@ def test_login_with_any_form(api: Api, form: dict[str, str], as_json: bool) -> N
 def test_login_with_malformed_bodies(api: Api, body: bytes, content_type: str) -> None:
     r = api.send("POST", "/api/v1/auth/token", content=body, headers={"content-type": content_type})
     assert r.status_code in (400, 401, 422), r.text
+
+
+# -- extreme dates (finding 7): a 422 for the item that has one, never a 5xx -------------------
+
+_OFFSETS = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+_ANY_TIME = st.builds(lambda dt, tz: dt.replace(tzinfo=tz).isoformat(),
+                      st.datetimes(min_value=datetime(1, 1, 1),
+                                   max_value=datetime(9999, 12, 31, 23, 59, 59)), _OFFSETS)
+_EXTREME = st.sampled_from(["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00",
+                            "9999-12-31T23:59:59.999999+00:00", "1899-12-31T23:59:59Z",
+                            "2101-01-01T00:00:00+01:00"])
+_ANY_VALUE = st.one_of(_EXTREME, _ANY_TIME, st.integers(), st.floats(allow_nan=False),
+                       st.booleans(), st.text(max_size=30))
+
+
+def _year(value: object) -> int | None:
+    if isinstance(value, str) and len(value) > 4 and value[:4].isdigit() and value[4] == "-":
+        return int(value[:4])
+    return None
+
+
+@pytest.fixture(scope="module")
+def clerk(api: Api) -> dict[str, str]:
+    from govchain.api.tokens import issue_token
+    from govchain.db import UnitOfWork
+    from govchain.security import hash_password, password_hasher
+
+    app = api.client.app
+    with UnitOfWork(app.state.engine) as uow:  # type: ignore[attr-defined]
+        user = uow.users.add(username="sb.datum", role="clerk", municipality_ags=AACHEN,
+                             display_name="sb.datum", password_hash=hash_password(
+                                 "unbenutzt-im-test", hasher=password_hasher(
+                                     time_cost=1, memory_cost_kib=8)))
+        uow.commit()
+    token = issue_token(app.state.token_key, user_id=user.id,  # type: ignore[attr-defined]
+                        role=user.role, at=datetime.now(UTC), ttl=timedelta(hours=2))
+    return {"Authorization": f"Bearer {token}"}
+
+
+@settings(max_examples=60, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(field=st.sampled_from(["validFrom", "validUntil"]), value=_ANY_VALUE)
+def test_issue_with_any_validity_value(api: Api, clerk: dict[str, str], field: str,
+                                       value: object) -> None:
+    r = api.send("POST", "/api/v1/documents", headers=clerk, json={
+        "usecase": "gefaehrlicher-hund", "subject": api.document["credentialSubject"],
+        field: value})
+    # 400: a number beyond the range of JSON numbers, refused while the body is read
+    assert r.status_code in (202, 400, 422), r.text
+    year = _year(value)
+    if year is None or not 1900 <= year <= 2100:
+        assert r.status_code in (400, 422), (value, r.text)  # never taken as Unix time
+
+
+@settings(max_examples=25, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data(), size=st.integers(1, 8))
+def test_bulk_with_extreme_dates_refuses_only_those_items(api: Api, clerk: dict[str, str],
+                                                          data: st.DataObject, size: int) -> None:
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    items: list[dict[str, Any]] = []
+    bad: set[int] = set()
+    for i in range(size):
+        item: dict[str, Any] = {"subject": api.document["credentialSubject"]}
+        if data.draw(st.booleans(), label=f"extreme {i}"):
+            field = data.draw(st.sampled_from(["validFrom", "validUntil"]))
+            item[field] = data.draw(st.one_of(_EXTREME, _ANY_TIME.filter(
+                lambda v: not 1900 <= int(v[:4]) <= 2100)))
+            bad.add(i)
+        else:
+            item["validFrom"] = (soon + timedelta(hours=data.draw(st.integers(0, 48)))).isoformat()
+        items.append(item)
+    r = api.send("POST", "/api/v1/documents/bulk", headers=clerk,
+                 json={"usecase": "gefaehrlicher-hund", "items": items})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert {x["index"] for x in body["rejected"]} == bad
+    assert {x["index"] for x in body["accepted"]} == set(range(size)) - bad
+    assert all(e["loc"] in ("/validFrom", "/validUntil") for x in body["rejected"]
+               for e in x["errors"])

@@ -1,5 +1,7 @@
 """Property tests on real issued documents (embedded chain, real contracts): any change to anything
-the proof covers gives INVALID, and hiding any subset of subject fields keeps VALID.
+the proof covers gives INVALID, anything added that it does not cover gives INVALID too, hiding
+any subset of the fields a holder may hide keeps VALID, and hiding time windows never makes a
+street-music permit VALID outside them.
 
 Every example of every use case is issued once per module, one batch per use case (so every
 document has a Merkle path); Hypothesis then picks a document and a change.
@@ -19,7 +21,8 @@ from hypothesis import strategies as st
 
 from govchain import schedule, services
 from govchain.context import Context
-from govchain.documents import disclose, iter_leaves
+from govchain.documents import ENVELOPE_KEYS, PROOF_KEYS, disclose, is_within, iter_leaves
+from govchain.errors import InputError
 from govchain.hashing import canonical_json
 from govchain.timefmt import parse_time
 from govchain.verification import Status
@@ -247,21 +250,165 @@ def test_added_or_removed_field_is_invalid(issued: Issued, data: st.DataObject) 
     assert issued.status(doc, original) is Status.INVALID
 
 
+# -- anything the hash does not cover gives INVALID (issue 16, finding 3) -----------------------
+
+@SETTINGS
+@given(data=st.data(), member=st.one_of(
+    st.sampled_from(["name", "description", "termsOfUse", "evidence", "credentialSchema",
+                     "refreshService", "renderMethod", "proof2"]),
+    st.text(min_size=1, max_size=12).filter(
+        lambda k: k not in (*ENVELOPE_KEYS, "credentialSubject", "proof"))))
+def test_added_top_level_member_is_invalid(issued: Issued, data: st.DataObject,
+                                           member: str) -> None:
+    original, doc = data.draw(pick(issued))
+    doc[member] = data.draw(json_values.filter(
+        lambda v: member not in original or differs(v, original[member])))
+    assert issued.status(doc, original) is Status.INVALID
+
+
+@SETTINGS
+@given(data=st.data(), how=st.sampled_from(["add", "type", "canonicalization", "hash",
+                                            "anchoredAt", "block", "anchor.chainId",
+                                            "anchor.contract", "anchor.add"]))
+def test_added_proof_member_changed_scheme_or_rewritten_anchor_is_invalid(
+        issued: Issued, data: st.DataObject, how: str) -> None:
+    original, doc = data.draw(pick(issued))
+    proof, anchor = doc["proof"], doc["proof"]["anchor"]
+    if how == "add":
+        key = data.draw(st.text(min_size=1, max_size=12).filter(lambda k: k not in PROOF_KEYS))
+        proof[key] = data.draw(json_values)
+    elif how in ("type", "canonicalization", "hash"):
+        proof[how] = data.draw(json_values.filter(lambda v: differs(v, original["proof"][how])))
+    elif how == "anchoredAt":  # what was shown as "Ausgestellt am"
+        shift = data.draw(st.integers(-10**6, 10**6).filter(bool))
+        anchor["anchoredAt"] = (parse_time(anchor["anchoredAt"]) + timedelta(seconds=shift)
+                                ).isoformat()
+    elif how == "block":
+        anchor["block"] += data.draw(st.integers(-anchor["block"], 10**6).filter(bool))
+    elif how == "anchor.chainId":
+        anchor["chainId"] = data.draw(st.integers(0, 2**53 - 1).filter(
+            lambda c: c != anchor["chainId"]))
+    elif how == "anchor.contract":
+        anchor["contract"] = data.draw(st.binary(min_size=20, max_size=20).map(
+            lambda b: "0x" + b.hex()))
+    else:
+        anchor[data.draw(st.sampled_from(["issuer", "name", "note", "validated"]))] = \
+            data.draw(json_values)
+    assert issued.status(doc, original) is Status.INVALID
+
+
+def _node(subject: Any, pointer: str) -> Any:
+    for token in pointer[1:].split("/") if pointer else []:
+        subject = subject[int(token)] if isinstance(subject, list) else subject[token]
+    return subject
+
+
+@SETTINGS
+@given(data=st.data(), how=st.sampled_from(["empty at a new key", "empty for a hidden value",
+                                            "null appended", "null for a list element"]))
+def test_added_empty_container_or_null_in_the_subject_is_invalid(
+        issued: Issued, data: st.DataObject, how: str) -> None:
+    original = data.draw(st.sampled_from(issued.docs))
+    leaves = [p for p, _ in iter_leaves(original["credentialSubject"])]
+    # sometimes on a document with other fields hidden, so proof.hidden is not empty
+    others = data.draw(st.sets(st.sampled_from(leaves), max_size=3))
+    doc = disclose(original, sorted(others))
+    subject = doc["credentialSubject"]
+    prefixes = sorted({p[:i] for p in leaves for i in range(len(p) + 1)
+                       if i == len(p) or p[i] == "/"})
+    present = [p for p in prefixes if _exists(subject, p)]
+    objects = [p for p in present if isinstance(_node(subject, p), dict)]
+    lists = [p for p in present if isinstance(_node(subject, p), list)]
+    if how == "empty at a new key":
+        parent = _node(subject, data.draw(st.sampled_from(objects)))
+        key = data.draw(st.text(min_size=1, max_size=8).filter(lambda k: k not in parent))
+        parent[key] = data.draw(st.sampled_from([{}, []]))
+    elif how == "empty for a hidden value":  # a scalar hidden, then {} or [] put in its place
+        scalars = [p for p, v in iter_leaves(subject) if not isinstance(v, (dict, list))
+                   and not p.rsplit("/", 1)[1].isdigit()]
+        pointer = data.draw(st.sampled_from(scalars))
+        doc = disclose(doc, [pointer])
+        parent_pointer, key = pointer.rsplit("/", 1)
+        _node(doc["credentialSubject"], parent_pointer)[key] = data.draw(st.sampled_from([{}, []]))
+    elif how == "null appended":  # more placeholders than hidden fields could explain
+        if not lists:
+            return
+        for _ in range(len(doc["proof"]["hidden"]) + 1):
+            _node(subject, data.draw(st.sampled_from(lists))).append(None)
+    else:  # a scalar list element hidden, then {} put in its place
+        elements = [p for p, v in iter_leaves(subject) if p.rsplit("/", 1)[1].isdigit()
+                    and isinstance(v, str)]
+        if not elements:
+            return
+        pointer = data.draw(st.sampled_from(elements))
+        doc = disclose(doc, [pointer])
+        parent_pointer, index = pointer.rsplit("/", 1)
+        _node(doc["credentialSubject"], parent_pointer)[int(index)] = {}
+    assert issued.status(doc, original) is Status.INVALID
+
+
+def _exists(subject: Any, pointer: str) -> bool:
+    try:
+        _node(subject, pointer)
+    except (KeyError, IndexError, TypeError):
+        return False
+    return True
+
+
+# -- never hidden (issue 16, finding 2) ---------------------------------------------------------
+
+def outside_windows(issued: Issued, doc: dict[str, Any]) -> datetime:
+    """A time within validFrom..validUntil outside every time window, with one still to come."""
+    uc = issued.ctx.usecases.get(doc["credentialStatus"]["usecase"])
+    assert uc.schedule_pointer is not None
+    windows = schedule.windows_from_subject(doc["credentialSubject"], uc.schedule_pointer)
+    at = parse_time(doc["validFrom"]) + timedelta(minutes=1)
+    while schedule.evaluate(windows, at).inside:
+        at += timedelta(minutes=30)
+    assert at < parse_time(doc["validUntil"]) - timedelta(days=8)
+    return at
+
+
+@SETTINGS
+@given(data=st.data())
+def test_hiding_any_fields_of_a_street_music_permit_never_makes_it_valid_outside_its_windows(
+        issued: Issued, data: st.DataObject) -> None:
+    # As another tool would hide them, without the use case's neverHidden.
+    permits = [d for d in issued.docs if d["credentialStatus"]["usecase"] == "strassenmusik"]
+    original = data.draw(st.sampled_from(permits))
+    at = outside_windows(issued, original)
+    assert services.verify(issued.ctx, original, at).status is not Status.VALID
+    leaves = [p for p, _ in iter_leaves(original["credentialSubject"])]
+    candidates = sorted({*leaves, *(p.rsplit("/", 1)[0] for p in leaves if p.count("/") > 1)})
+    hide = data.draw(st.sets(st.sampled_from(candidates), min_size=1, max_size=6))
+    # nothing inside something else chosen
+    hide = {p for p in hide if not any(p != q and is_within(p, q) for q in hide)}
+    shared = disclose(original, sorted(hide))
+    assert services.verify(issued.ctx, shared, at).status is not Status.VALID
+    if any(is_within(p, "/zeitfenster") for p in hide):
+        with pytest.raises(InputError):  # and the service refuses to hide the windows at all
+            services.disclose_document(issued.ctx.usecases, original, sorted(hide))
+
+
 # -- hiding keeps VALID -----------------------------------------------------------------------
 
 @SETTINGS
 @given(data=st.data())
 def test_hiding_any_subset_of_fields_stays_valid(issued: Issued, data: st.DataObject) -> None:
     original = data.draw(st.sampled_from(issued.docs))
-    leaves = [p for p, _ in iter_leaves(original["credentialSubject"])]
-    tops = sorted({"/" + p.split("/")[1] for p in leaves})
+    kept = issued.ctx.usecases.get(original["credentialStatus"]["usecase"]).never_hidden
+    leaves = [p for p, _ in iter_leaves(original["credentialSubject"])
+              if not any(is_within(p, k) for k in kept)]
+    tops = sorted({"/" + p.split("/")[1] for p in leaves}
+                  - {"/" + k.split("/")[1] for k in kept})
     # Leaves and whole top-level objects, without hiding one inside another already hidden.
-    chosen_tops = data.draw(st.sets(st.sampled_from(tops), max_size=len(tops) - 1))
+    chosen_tops = data.draw(st.sets(st.sampled_from(tops), max_size=len(tops) - 1)
+                            if tops else st.just(set()))
     free_leaves = [p for p in leaves if "/" + p.split("/")[1] not in chosen_tops]
     chosen_leaves = data.draw(st.sets(st.sampled_from(free_leaves), max_size=len(free_leaves))
                               if free_leaves else st.just(set()))
     hide = sorted(chosen_tops) + sorted(chosen_leaves)
-    shared = disclose(original, hide)
+    shared = services.disclose_document(issued.ctx.usecases, original, hide)
     for pointer in chosen_leaves:
         assert pointer not in shared["proof"]["salts"]
     assert shared["proof"]["targetHash"] == original["proof"]["targetHash"]

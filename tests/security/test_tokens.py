@@ -118,6 +118,24 @@ def test_a_new_token_key_revokes_every_login_token(app_client: TestClient) -> No
     assert app_client.get("/api/v1/auth/me", headers=headers).status_code == 200
 
 
+def test_logging_out_ends_that_token_at_once_and_no_other(app_client: TestClient) -> None:
+    phone, desk = login(app_client), login(app_client)
+    assert app_client.get("/api/v1/auth/me", headers=phone).status_code == 200
+    engine = app_client.app.state.engine  # type: ignore[attr-defined]
+    with UnitOfWork(engine) as uow:  # a row whose token has expired anyway
+        uow.revoked_tokens.revoke("abgelaufen", datetime.now(UTC) - timedelta(seconds=1))
+        uow.commit()
+    assert app_client.post("/api/v1/auth/logout", headers=phone).status_code == 204
+    # The old token is refused from now on (it would still be valid for minutes by its expiry),
+    # and so is logging it out again; the user's other login goes on.
+    assert app_client.get("/api/v1/auth/me", headers=phone).status_code == 401
+    assert app_client.post("/api/v1/auth/logout", headers=phone).status_code == 401
+    assert app_client.get("/api/v1/auth/me", headers=desk).status_code == 200
+    with UnitOfWork(engine) as uow:
+        assert not uow.revoked_tokens.is_revoked("abgelaufen")  # cleaned up by the logout
+        assert [e.action for e in uow.audit.list(action="auth.logout").items] == ["auth.logout"]
+
+
 # -- API keys ---------------------------------------------------------------------------------
 
 def test_a_revoked_api_key_is_refused_everywhere(app_client: TestClient) -> None:
@@ -205,6 +223,7 @@ def _calls(fn: Callable[..., Any]) -> set[str]:
 
 def test_secrets_are_compared_with_constant_time_primitives() -> None:
     assert "hmac.compare_digest" in _calls(tokens.read_token)
+    assert "hmac.compare_digest" in _calls(tokens.known_device)
     assert "hmac.compare_digest" in _calls(security.api_key_matches)
     assert "api_key_matches" in _calls(deps._known_api_key)  # the API path uses it
     # Passwords: argon2's verify (constant-time inside), and a dummy hash for unknown users so

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 from govchain.display import (
     ShownField,
     ShownSection,
+    declaration_text,
     document_facts,
     format_date,
     format_datetime,
@@ -21,6 +22,7 @@ from govchain.display import (
 from govchain.documents import (
     AnchorRef,
     IssuerRef,
+    declaration_evidence,
     disclose,
     finish_document,
     iter_leaves,
@@ -29,6 +31,7 @@ from govchain.documents import (
     salt_document,
 )
 from govchain.usecases import UseCase, UseCaseRegistry
+from govchain.verification import declaration_of
 
 USECASES = Path(__file__).resolve().parents[2] / "usecases"
 REGISTRY = UseCaseRegistry.load(USECASES)
@@ -38,6 +41,7 @@ ISSUER = IssuerRef(name="Stadt Gelsenkirchen", ags="05513000",
                    account="0x00000000000000000000000000000000000000a1",
                    chain_id=1337, registry="0x00000000000000000000000000000000000000b2")
 ANCHOR = AnchorRef(1337, ISSUER.registry, "0x" + "11" * 32, 7, 1_790_000_000)  # 2026-09-21 14:13 UTC
+ANCHORED_AT = datetime.fromtimestamp(ANCHOR.timestamp, UTC)  # as the ledger or the record says
 
 
 def issued(usecase: UseCase, index: int = 0) -> dict[str, Any]:
@@ -250,7 +254,7 @@ def test_formats_of_dates_and_times() -> None:
 def test_document_facts(lang: str) -> None:
     dog = REGISTRY.get("gefaehrlicher-hund")
     doc = issued(dog)
-    facts = document_facts(doc, dog, lang)
+    facts = document_facts(doc, dog, lang, anchored_at=ANCHORED_AT)
     assert facts.title == dog.display["title"][lang]
     assert (facts.issuer_name, facts.issuer_ags) == ("Stadt Gelsenkirchen", "05513000")
     assert facts.valid_from == ("12.01.2026, 10:00 Uhr" if lang == "de" else "12 January 2026, 10:00")
@@ -263,11 +267,22 @@ def test_document_facts(lang: str) -> None:
 
     music = REGISTRY.get("strassenmusik")
     permit = issued(music)
-    facts = document_facts(permit, music, lang)
+    facts = document_facts(permit, music, lang, anchored_at=ANCHORED_AT)
     assert facts.valid_until == format_datetime("2026-05-11T00:00:00+02:00", lang)
     assert facts.valid_until.startswith("11.05.2026" if lang == "de" else "11 May 2026")
     # hiding fields never touches the envelope, so a shared copy shows the same facts
-    assert document_facts(disclose(permit, ["/kuenstler"]), music, lang) == facts
+    assert document_facts(disclose(permit, ["/kuenstler"]), music, lang,
+                          anchored_at=ANCHORED_AT) == facts
+
+
+def test_document_facts_never_show_the_documents_own_anchor() -> None:
+    # proof.anchor is outside the hash: a holder can rewrite it, so "Ausgestellt am" comes only
+    # from the ledger's answer or the service's record (issue 16, finding 3)
+    dog = REGISTRY.get("gefaehrlicher-hund")
+    doc = issued(dog)
+    doc["proof"]["anchor"]["anchoredAt"] = "2020-01-01T00:00:00+00:00"
+    assert document_facts(doc, dog).issued_at is None
+    assert document_facts(doc, dog, anchored_at=ANCHORED_AT).issued_at == "21.09.2026, 16:13 Uhr"
 
 
 def test_facts_of_a_document_without_proof_or_issuer_name() -> None:
@@ -275,3 +290,63 @@ def test_facts_of_a_document_without_proof_or_issuer_name() -> None:
     facts = document_facts({"validFrom": "2026-01-12T10:00:00+01:00"}, dog)
     assert (facts.issuer_name, facts.issued_at, facts.document_id) == ("", None, None)
     assert [f.label for f in facts.section().fields] == ["Gültig ab", "Gültig bis"]
+
+
+# -- declarations -----------------------------------------------------------------------------
+
+CONFIRMATION = REGISTRY.get("wohnungsgeberbestaetigung")
+
+
+def declared(index: int = 0, submitted_by: tuple[str, str] | None = ("landlord", "vermieter")
+             ) -> dict[str, Any]:
+    """A landlord's confirmation as the service issues it now: with its declaration evidence."""
+    start = datetime.fromisoformat("2026-03-02T09:15:00+01:00")
+    evidence = declaration_evidence(declared_by="/wohnungsgeber", received_by=ISSUER,
+                                    received_at=start, submitted_by=submitted_by)
+    salted = salt_document(new_document(
+        credential_type=CONFIRMATION.credential_type, usecase_id=CONFIRMATION.id,
+        subject=CONFIRMATION.examples[index]["subject"], issuer=ISSUER, valid_from=start,
+        valid_until=None, evidence=[evidence]))
+    return finish_document(make_batch([salted]), 0, ANCHOR)
+
+
+DECLARATION = {
+    "de": "Erklärung des Wohnungsgebers Hausverwaltung Rheinblick GmbH, eingereicht über das "
+          "Wohnungsgeber-Konto „vermieter“, eingegangen bei Stadt Gelsenkirchen (AGS 05513000) am "
+          "02.03.2026, 09:15 Uhr",
+    "en": "Declaration of the landlord Hausverwaltung Rheinblick GmbH, submitted through the "
+          "landlord account “vermieter”, received by Stadt Gelsenkirchen (AGS 05513000) on "
+          "2 March 2026, 09:15",
+}
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_a_landlord_confirmation_reads_as_the_landlords_declaration(lang: str) -> None:
+    declaration = declaration_of(declared(), CONFIRMATION)
+    assert declaration == {
+        "title": {"de": "Erklärung des Wohnungsgebers", "en": "Declaration of the landlord"},
+        "declared_by": "Hausverwaltung Rheinblick GmbH",
+        "submitted_by": {"role": "landlord", "account": "vermieter"},
+        "received_by": {"name": "Stadt Gelsenkirchen", "ags": "05513000"},
+        "received_at": "2026-03-02T09:15:00+01:00"}
+    assert declaration_text(declaration, lang) == DECLARATION[lang]
+
+
+def test_a_declaration_entered_by_a_clerk_with_a_hidden_declarant_or_issued_before_evidence() -> None:
+    by_clerk = declared(1, ("clerk", "sb.aachen"))
+    assert declaration_text(declaration_of(by_clerk, CONFIRMATION)) == (
+        "Erklärung des Wohnungsgebers Wilhelm Offermanns, erfasst über das Konto „sb.aachen“ der "
+        "Behörde, eingegangen bei Stadt Gelsenkirchen (AGS 05513000) am 02.03.2026, 09:15 Uhr")
+    without_name = copy.deepcopy(by_clerk)
+    del without_name["credentialSubject"]["wohnungsgeber"]
+    assert declaration_text(declaration_of(without_name, CONFIRMATION), "en").startswith(
+        "Declaration of the landlord (name hidden), entered through the office's account")
+    by_office = declaration_of(declared(submitted_by=None), CONFIRMATION)
+    assert by_office is not None and by_office["submitted_by"] is None
+    # documents issued before evidence existed: still the landlord's declaration, received by
+    # their issuer; who submitted it and when is not known
+    assert declaration_text(declaration_of(issued(CONFIRMATION), CONFIRMATION)) == (
+        "Erklärung des Wohnungsgebers Hausverwaltung Rheinblick GmbH, eingegangen bei Stadt "
+        "Gelsenkirchen (AGS 05513000)")
+    dog = REGISTRY.get("gefaehrlicher-hund")
+    assert declaration_of(issued(dog), dog) is None  # the office's own permit

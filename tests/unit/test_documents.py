@@ -14,6 +14,8 @@ from govchain.documents import (
     SALT_BYTES,
     AnchorRef,
     IssuerRef,
+    declaration_evidence,
+    declaration_evidence_of,
     disclose,
     finish_document,
     iter_leaves,
@@ -24,7 +26,7 @@ from govchain.documents import (
     salt_document,
 )
 from govchain.errors import InputError
-from govchain.hashing import from_hex32
+from govchain.hashing import from_hex32, to_hex
 from govchain.merkle import root_of
 
 ISSUER = IssuerRef(name="Stadt Aachen", ags="05334002",
@@ -193,6 +195,85 @@ def test_envelope_and_unknown_fields_cannot_be_hidden(path: str) -> None:
     (doc,) = issue([SUBJECT])
     with pytest.raises(InputError):
         disclose(doc, [path])
+
+
+# Issued by govchain before documents had `evidence` (commit 29bde54), kept byte for byte.
+OLD_CONFIRMATION: dict[str, Any] = {
+    "@context": ["https://www.w3.org/ns/credentials/v2", "https://govchain.nrw/credentials/v1"],
+    "type": ["VerifiableCredential", "Wohnungsgeberbestaetigung"],
+    "id": "urn:uuid:5f0c2a9e-8d1b-4c3a-9e6f-0a1b2c3d4e5f",
+    "issuer": {"id": "urn:govchain:municipality:05315000", "name": "Stadt Köln", "ags": "05315000",
+               "account": "0x00000000000000000000000000000000000000a1", "chainId": 1337,
+               "registry": "0x00000000000000000000000000000000000000b2"},
+    "validFrom": "2026-03-02T09:15:00+00:00",
+    "credentialSubject": {"wohnungsgeber": {"name": "Hausverwaltung Rheinblick GmbH"},
+                          "art": "einzug", "datum": "2026-03-01"},
+    "credentialStatus": {"type": "GovchainLedgerStatus2026", "usecase": "wohnungsgeberbestaetigung",
+                         "chainId": 1337, "registry": "0x00000000000000000000000000000000000000b2"},
+    "proof": {
+        "type": "GovchainMerkleProof2026", "canonicalization": "RFC8785", "hash": "keccak256",
+        "targetHash": "0x8134313e063c238270639ce0dae38e21409b416b071b1cda1ca9605a63be69b9",
+        "merkleRoot": "0x5d3f054c8147acad52b8b5f77dc4f01805510e8d5b074b4584552523310461e9",
+        "path": [],
+        "salts": {"/wohnungsgeber/name": "17a9925842a56a746fee6860afbe641a",
+                  "/art": "4feaa1f572741fb281b3d72c3a140a79",
+                  "/datum": "f0bb03582903614f8a92341784b68830"},
+        "hidden": [],
+        "anchor": {"chainId": 1337, "contract": "0x00000000000000000000000000000000000000b2",
+                   "transactionHash": "0x" + "11" * 32, "block": 7,
+                   "anchoredAt": "2026-09-21T14:13:20+00:00"},
+    },
+}
+
+
+def declared(**submitted: str) -> dict[str, Any]:
+    """A landlord's confirmation as the service issues it now: with its declaration evidence."""
+    start = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
+    evidence = declaration_evidence(
+        declared_by="/wohnungsgeber", received_by=ISSUER, received_at=start,
+        submitted_by=(submitted["role"], submitted["account"]) if submitted else None)
+    salted = salt_document(new_document(
+        credential_type="Wohnungsgeberbestaetigung", usecase_id="wohnungsgeberbestaetigung",
+        subject=OLD_CONFIRMATION["credentialSubject"], issuer=ISSUER, valid_from=start,
+        valid_until=None, evidence=[evidence]))
+    return finish_document(make_batch([salted]), 0, ANCHOR)
+
+
+def test_a_document_issued_before_evidence_existed_keeps_its_target_hash() -> None:
+    assert proves(OLD_CONFIRMATION)
+    assert to_hex(recompute_target_hash(OLD_CONFIRMATION)) == OLD_CONFIRMATION["proof"]["targetHash"]
+    # evidence is hashed: put into an old document, it no longer proves
+    added = copy.deepcopy(OLD_CONFIRMATION)
+    added["evidence"] = declared(role="landlord", account="vermieter")["evidence"]
+    assert not proves(added)
+
+
+def test_the_declaration_evidence_is_hashed_and_cannot_be_hidden() -> None:
+    doc = declared(role="landlord", account="vermieter")
+    assert proves(doc)
+    assert doc["evidence"] == [{
+        "type": ["GovchainDeclaration2026"], "declaredBy": "/wohnungsgeber",
+        "submittedBy": {"role": "landlord", "account": "vermieter"},
+        "receivedBy": {"name": "Stadt Aachen", "ags": "05334002"},
+        "receivedAt": "2026-03-02T09:15:00+00:00"}]
+    assert declaration_evidence_of(doc) == doc["evidence"][0]
+    for change in ({"submittedBy": {"role": "landlord", "account": "vonovia"}},
+                   {"receivedAt": "2020-01-01T00:00:00+00:00"},
+                   {"receivedBy": {"name": "Stadt Köln", "ags": "05315000"}},
+                   {"declaredBy": "/eigentuemer"}):
+        changed = copy.deepcopy(doc)
+        changed["evidence"][0].update(change)
+        assert not proves(changed), change
+    removed = copy.deepcopy(doc)
+    del removed["evidence"]
+    assert not proves(removed)
+    emptied = copy.deepcopy(doc)
+    emptied["evidence"] = []
+    assert not proves(emptied)
+    for path in ("evidence", "evidence.0", "/evidence"):
+        with pytest.raises(InputError):
+            disclose(doc, [path])
+    assert "submittedBy" not in declared()["evidence"][0]  # recorded by the office itself
 
 
 def test_timestamps_need_a_timezone() -> None:

@@ -8,7 +8,15 @@ from typing import Any
 import pypdfium2 as pdfium
 import pytest
 import zxingcpp
-from test_display import EXAMPLES, REGISTRY, issued  # the same issued examples (rootdir on sys.path)
+from test_display import (  # the same issued examples (rootdir on sys.path)
+    ANCHORED_AT,
+    CONFIRMATION,
+    DECLARATION,
+    EXAMPLES,
+    REGISTRY,
+    declared,
+    issued,
+)
 
 from govchain.display import format_date, shown_sections
 from govchain.documents import disclose
@@ -44,7 +52,8 @@ def certificate(usecase: UseCase, document: dict[str, Any], lang: str = "de") ->
     token = new_link_token()
     url = f"{BASE}/v/{token}"
     code = format_link_code(token)
-    return render_certificate(document, usecase, verify_url=url, link_code=code, lang=lang), url, code
+    return render_certificate(document, usecase, verify_url=url, link_code=code, lang=lang,
+                              anchored_at=ANCHORED_AT), url, code
 
 
 @pytest.mark.parametrize("lang", ["de", "en"])
@@ -85,6 +94,16 @@ def test_key_fields_and_dates_of_a_dog_permit_in_german() -> None:
         assert expected in content, expected
 
 
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_a_landlord_confirmation_is_printed_as_the_landlords_declaration(lang: str) -> None:
+    data, _, _ = certificate(CONFIRMATION, declared(), lang)
+    content = flat(read_pdf(data)[0])
+    assert DECLARATION[lang] in content
+    # the date on the certificate is the anchor's, not an issue date of the office
+    assert ("Verankert am" if lang == "de" else "Anchored on") in content
+    assert ("Ausgestellt am" if lang == "de" else "Issued on") not in content
+
+
 def test_hidden_fields_are_not_printed_and_the_attachment_is_the_shared_copy() -> None:
     dog = REGISTRY.get("gefaehrlicher-hund")
     shared = disclose(issued(dog, 0), ["/halter/geburtsdatum", "/halter/anschrift"])
@@ -112,8 +131,10 @@ def test_a_long_document_continues_on_the_next_page_with_the_qr_code_on_the_firs
 def test_the_same_document_gives_the_same_pdf() -> None:
     music = REGISTRY.get("strassenmusik")
     document = issued(music, 1)
-    first = render_certificate(document, music, verify_url=f"{BASE}/v/A", link_code="A")
-    assert render_certificate(document, music, verify_url=f"{BASE}/v/A", link_code="A") == first
+    first = render_certificate(document, music, verify_url=f"{BASE}/v/A", link_code="A",
+                              anchored_at=ANCHORED_AT)
+    assert render_certificate(document, music, verify_url=f"{BASE}/v/A", link_code="A",
+                              anchored_at=ANCHORED_AT) == first
 
 
 @pytest.mark.parametrize(("url", "page"), [

@@ -172,6 +172,22 @@ def test_suspend_and_reinstate(site: Site) -> None:
         assert status_of_page(done.text) == expected
 
 
+def test_fields_that_are_never_hidden_are_not_offered_and_refused_if_posted(site: Site) -> None:
+    # issue 16, finding 2: gefaehrlicher-hund/usecase.json neverHidden
+    document_id, _ = _issue(site, DOG, example(site, DOG))
+    browser = login(site, "sb.aachen")
+    page = browser.get(f"/documents/{document_id}")
+    offered = set(re.findall(r'name="hide" value="([^"]+)"', page.text))
+    assert "/halter/geburtsdatum" in offered and "/hund/name" in offered
+    assert not offered & {"/hund", "/hund/chipnummer", "/kategorie", "/auflagen",
+                          "/auflagen/leinenpflicht", "/erlaubnisnummer"}
+    refused = browser.post(f"/documents/{document_id}/links", data={
+        "csrf_token": csrf_of(page.text), "hide": ["/hund/chipnummer"], "expires": ""})
+    assert refused.status_code == 400
+    assert "Chipnummer" in text_of(refused.text) and "immer sichtbar" in text_of(refused.text)
+    assert 'id="created-link-url"' not in refused.text
+
+
 def test_pdf_download_carries_a_working_verification_link(site: Site) -> None:
     document_id, html = _issue(site, MUSIC, example(site, MUSIC))
     assert status_of_page(html) == "VALID"

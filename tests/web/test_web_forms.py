@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from web_kit import AACHEN, Site, csrf_of, login, make_site, post_form, status_of_page
 
+from govchain.timefmt import BERLIN
 from govchain.usecases import UseCase, UseCaseRegistry, default_usecases_dir
 from govchain.web.forms import (
     COUNT_PREFIX,
@@ -181,7 +183,8 @@ def test_a_new_usecase_folder_gets_its_form_with_no_code_change(site_with_new_us
         "csrf_token": csrf_of(html), "/inhaber/name": "Petri", "/inhaber/geburtsdatum": "1990-04-01",
         "/art": "raubfisch", "/jugend": "true", "/ruten": "2", COUNT_PREFIX + "/gewaesser": "2",
         "/gewaesser/0/name": "Rur", "/gewaesser/0/strecke": "Düren bis Jülich",
-        "/gewaesser/1/name": "", "/gewaesser/1/strecke": "", "__valid_from": "2026-01-01",
+        "/gewaesser/1/name": "", "/gewaesser/1/strecke": "",
+        "__valid_from": datetime.now(BERLIN).date().isoformat(),  # within the default limits
         "__valid_until": ""})
     assert response.status_code == 200, response.text
     assert status_of_page(response.text) in ("VALID", "NOT_YET_VALID", "EXPIRED")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
+import pypdfium2 as pdfium
 from web_kit import (
     AACHEN,
     KOELN,
@@ -17,6 +20,7 @@ from web_kit import (
     text_of,
 )
 
+from govchain.timefmt import now, parse_time
 from govchain.web.forms import raw_from_subject
 
 
@@ -67,6 +71,54 @@ def test_landlord_confirms_a_move_and_a_clerk_finds_it_by_its_code(site: Site) -
     assert elsewhere.status_code == 404 and 'id="lookup-code-error"' in elsewhere.text
     bad = clerk.get("/lookup", params={"code": "nonsense"})
     assert bad.status_code == 400 and 'aria-invalid="true"' in bad.text
+
+
+def test_landlord_chooses_no_validity_and_every_page_names_the_declaration(site: Site) -> None:
+    landlord = login(site, "vermieter")
+    form = landlord.get(f"/landlord/new/{LANDLORD_USECASE}")
+    assert 'name="__valid_from"' not in form.text and 'name="__valid_until"' not in form.text
+    subject = example(site, LANDLORD_USECASE)
+    subject.pop("zuordnungsmerkmal", None)
+    subject["wohnungsgeber"]["name"] = "Vonovia SE (gefälscht)"
+    raw = raw_from_subject(site.ctx.usecases.get(LANDLORD_USECASE), subject)
+    accepted_from = now().replace(microsecond=0)
+    done = landlord.post(f"/landlord/new/{LANDLORD_USECASE}", data={
+        **raw, "__municipality": AACHEN, "__valid_from": "2020-01-01",
+        "__valid_until": "2099-12-31", "csrf_token": csrf_of(form.text)})
+    assert done.status_code == 200, text_of(done.text)
+    document_id = re.search(r'action="/documents/([^/]+)/pdf"', done.text).group(1)  # type: ignore[union-attr]
+    url = re.search(r'id="landlord-link" rel="noreferrer">([^<]+)<', done.text).group(1)  # type: ignore[union-attr]
+    document = landlord.get(f"/documents/{document_id}/json").json()
+    assert "validUntil" not in document and parse_time(document["validFrom"]) >= accepted_from
+    assert document["evidence"][0]["receivedAt"] == document["validFrom"]
+    sentence = ("Erklärung des Wohnungsgebers Vonovia SE (gefälscht), eingereicht über das "
+                "Wohnungsgeber-Konto „vermieter“, eingegangen bei Stadt Aachen (AGS 05334002) am ")
+    tenant = site.browser()
+    token = url.rsplit("/", 1)[1]
+    checked = tenant.post("/verify", data={"csrf_token": csrf_of(tenant.get("/verify").text),
+                                           "document_json": json.dumps(document)})
+    clerk = login(site, "sb.aachen")
+    for page in (tenant.get(f"/v/{token}"), checked, landlord.get(f"/documents/{document_id}"),
+                 clerk.get(f"/documents/{document_id}"),
+                 clerk.get("/lookup", params={"code": subject_code(document)})):
+        shown = text_of(page.text)
+        assert status_of_page(page.text) == "VALID"
+        assert sentence in shown and "Ausgestellt von" not in shown, page.url
+    english = text_of(tenant.get(f"/v/{token}?lang=en").text)
+    assert ("Declaration of the landlord Vonovia SE (gefälscht), submitted through the landlord "
+            "account “vermieter”, received by Stadt Aachen (AGS 05334002) on ") in english
+    assert "Issued by" not in english and "Received by" in english
+    pdf = landlord.post(f"/documents/{document_id}/pdf", data={"csrf_token": csrf_of(done.text)})
+    printed = pdfium.PdfDocument(pdf.content)
+    try:
+        assert sentence in " ".join(printed[0].get_textpage().get_text_range().split())
+    finally:
+        printed.close()
+
+
+def subject_code(document: dict[str, Any]) -> str:
+    code: str = document["credentialSubject"]["zuordnungsmerkmal"]
+    return code
 
 
 def test_landlord_may_not_change_a_status_nor_issue_permits(site: Site) -> None:

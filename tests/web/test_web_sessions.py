@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
-from web_kit import Site, csrf_of, login, post_form, text_of
+from web_kit import PASSWORD, Site, csrf_of, login, post_form, text_of
 
 from govchain.api.ratelimit import LoginThrottle
+from govchain.api.tokens import DEVICE_COOKIE
 from govchain.web.session import CSRF_COOKIE, SESSION_COOKIE
 
 
@@ -141,3 +142,57 @@ def test_start_page_and_error_page_are_pages(site: Site) -> None:
     assert home.status_code == 200 and text_of(home.text).count("Dokument prüfen") >= 1
     missing = login(site, "sb.aachen").get("/documents/does-not-exist")
     assert missing.status_code == 404 and 'data-status-code="404"' in missing.text
+
+
+def test_after_logout_a_copy_of_the_old_session_cookie_is_refused(site: Site) -> None:
+    browser = login(site, "sb.aachen")
+    old_session = browser.cookies[SESSION_COOKIE]
+    other_device = login(site, "sb.aachen")
+    assert post_form(browser, "/documents", "/logout", {}, follow_redirects=False).status_code == 303
+    # Whoever kept the cookie (a shared computer, a copied header) is sent to the login page.
+    copy = site.browser()
+    copy.cookies.set(SESSION_COOKIE, old_session)
+    refused = copy.get("/documents", follow_redirects=False)
+    assert refused.status_code == 303 and refused.headers["location"].startswith("/login")
+    bearer = {"Authorization": f"Bearer {old_session}"}
+    assert site.app_client.get("/api/v1/auth/me", headers=bearer).status_code == 401
+    # Logging out in one browser does not end the same user's session in another.
+    assert other_device.get("/documents", follow_redirects=False).status_code == 200
+
+
+def test_guessing_a_clerks_password_does_not_lock_out_the_clerks_own_browser(site: Site) -> None:
+    app = site.app_client.app
+    saved = app.state.login_throttle  # type: ignore[attr-defined]
+    app.state.login_throttle = LoginThrottle(3, 300)  # type: ignore[attr-defined]
+    try:
+        known = login(site, "sb.koeln")  # the clerk's own browser, which gets a device cookie
+        assert DEVICE_COOKIE in known.cookies
+        post_form(known, "/documents", "/logout", {})
+        attacker = site.browser()
+        for _ in range(3):
+            assert post_form(attacker, "/login", "/login",
+                             {"username": "sb.koeln", "password": "falsch"}).status_code == 401
+        # The username is locked for every browser that never logged in as it ...
+        stranger = post_form(site.browser(), "/login", "/login",
+                             {"username": "sb.koeln", "password": PASSWORD})
+        assert stranger.status_code == 429
+        # A device cookie is worth nothing forged, nor for another username.
+        forged = site.browser()
+        forged.cookies.set(DEVICE_COOKIE, "A" + known.cookies[DEVICE_COOKIE])
+        assert post_form(forged, "/login", "/login",
+                         {"username": "sb.koeln", "password": PASSWORD}).status_code == 429
+        assert post_form(known, "/login", "/login",
+                         {"username": "sb.aachen", "password": PASSWORD}).status_code == 429
+        # The clerk's own browser gets in (from the same address, too: behind one proxy all
+        # callers share one).
+        back = post_form(known, "/login", "/login", {"username": "sb.koeln", "password": PASSWORD})
+        assert back.status_code == 200 and "Dokumente der Kommune" in back.text
+        post_form(known, "/documents", "/logout", {})
+        # Guessing from the known browser itself is throttled like any other caller.
+        for _ in range(3):
+            assert post_form(known, "/login", "/login",
+                             {"username": "sb.koeln", "password": "falsch"}).status_code == 401
+        assert post_form(known, "/login", "/login",
+                         {"username": "sb.koeln", "password": PASSWORD}).status_code == 429
+    finally:
+        app.state.login_throttle = saved  # type: ignore[attr-defined]

@@ -29,7 +29,8 @@ def _issued(site: Site) -> dict[str, Any]:
 
 def _link(site: Site, document_id: str) -> str:
     with site.uow() as uow:
-        link = services.create_link(uow, document_id, base_url="https://pruefen.example.de")
+        link = services.create_link(site.ctx, uow, document_id,
+                                    base_url="https://pruefen.example.de")
         uow.commit()
     return link.token
 

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from govchain import services, web
 from govchain.anchoring import Anchoring
@@ -92,7 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="govchain", version="1", lifespan=lifespan,
                   description="Prüfbare Verwaltungsdokumente der Kommunen in NRW",
-                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url="/docs", redoc_url=None,
+                  openapi_url=f"{API_PREFIX}/openapi.json",
+                  docs_url="/docs" if settings.api_docs else None, redoc_url=None,
                   max_body_size=settings.max_request_bytes)
     app.state.settings = settings
     # Made here rather than in the lifespan so that tests can swap in limits with a fake clock.
@@ -100,6 +102,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_key_limiter = RateLimiter(settings.api_key_rate_per_minute)
     app.state.login_throttle = LoginThrottle(settings.login_max_failures,
                                              settings.login_window_seconds)
+    if settings.trusted_proxies:
+        # Only the configured proxies may name the client; `govchain serve` turns uvicorn's own
+        # header handling off, so this is the one place a forwarded address is believed.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     install_error_handlers(app)
     for module in (health, usecases, verify, auth, registry, documents, links, lookup):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security, status
@@ -12,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from govchain.anchoring import Anchoring
 from govchain.api.ratelimit import LoginThrottle, RateLimiter, retry_after_header
-from govchain.api.tokens import InvalidTokenError, read_token
+from govchain.api.tokens import InvalidTokenError, TokenClaims, read_token
 from govchain.context import Context
 from govchain.db import ApiKeyRecord, UnitOfWork, UserRecord
 from govchain.security import api_key_hash, api_key_matches
@@ -85,8 +86,13 @@ BearerToken = Annotated[str | None, Depends(_bearer)]
 
 
 def user_for_token(uow: UnitOfWork, key: bytes, token: str | None) -> UserRecord:
-    """The user a login token names; a token of a user disabled, removed or given another role
-    since it was issued no longer counts (401)."""
+    """The user a login token names; a token ended by logging out, or of a user disabled,
+    removed or given another role since it was issued, no longer counts (401)."""
+    return _session_of(uow, key, token)[0]
+
+
+def _session_of(uow: UnitOfWork, key: bytes, token: str | None
+                ) -> tuple[UserRecord, TokenClaims]:
     if not token:
         raise _unauthorized()
     try:
@@ -94,8 +100,18 @@ def user_for_token(uow: UnitOfWork, key: bytes, token: str | None) -> UserRecord
     except InvalidTokenError:
         raise _unauthorized() from None
     user = uow.users.by_id(claims.user_id)
-    if user is None or not user.active or user.role != claims.role:
+    if (user is None or not user.active or user.role != claims.role
+            or uow.revoked_tokens.is_revoked(claims.token_id)):
         raise _unauthorized()
+    return user, claims
+
+
+def end_session(uow: UnitOfWork, key: bytes, token: str | None) -> UserRecord:
+    """Logs out: the token counts no more, on any process of the service, until and after its
+    expiry (the caller commits). Only this token: the user's other devices stay signed in.
+    401 if the token does not count anyway."""
+    user, claims = _session_of(uow, key, token)
+    uow.revoked_tokens.revoke(claims.token_id, datetime.fromtimestamp(claims.expires, UTC))
     return user
 
 
@@ -168,6 +184,9 @@ OptionalApiKey = Annotated[ApiKeyRecord | None, Depends(get_api_key)]
 
 
 def client_address(request: Request) -> str | None:
+    """The caller's address for rate limits, login throttling and the audit log: the TCP peer,
+    or what a proxy of `settings.trusted_proxies` forwarded (create_app); no other header counts.
+    Every place that needs the caller's address asks here."""
     return request.client.host if request.client else None
 
 

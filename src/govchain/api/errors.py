@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from govchain.errors import (
@@ -68,6 +69,18 @@ async def _govchain_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
+def validation_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """FastAPI's 422 items without `input` and `ctx`: they repeat what was sent (a bulk request
+    holds up to 32 MB of personal data) and go to logs and clients' error reports."""
+    return [{"loc": [part if isinstance(part, int) else str(part) for part in e.get("loc", ())],
+             "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors]
+
+
+async def _request_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": validation_details(exc.errors())}, status_code=422)
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=exc)
     return JSONResponse({"detail": "Interner Fehler des Dienstes"}, status_code=500)
@@ -75,6 +88,7 @@ async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GovchainError, _govchain_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
     app.openapi = _with_documented_errors(app, app.openapi)  # type: ignore[method-assign]
 
@@ -137,6 +151,8 @@ def _with_documented_errors(app: FastAPI, generate: Callable[[], dict[str, Any]]
         item = components.get("ValidationError")
         if item is not None:
             item["required"] = ["loc", "msg"]
+            for echo in ("input", "ctx"):  # never sent back (validation_details)
+                item["properties"].pop(echo, None)
             item["properties"]["loc"] = {"anyOf": [
                 {"type": "string"}, item["properties"]["loc"]], "title": "Location"}
         for path_item in schema.get("paths", {}).values():

@@ -80,6 +80,11 @@ class LoginThrottle:
     After `max_failures` failures the username (or the address) is refused until the window that
     began with its first failure has passed. Unknown usernames are counted like known ones, so
     the answer never tells whether a username exists.
+
+    A known device (a browser that logged in as that username before and shows its device
+    cookie, ``api.tokens.known_device``) is counted on its own instead: failures elsewhere, for
+    the username or from the address, do not lock it out, so guessing cannot keep a clerk from
+    working; its own failures lock it out like any other caller.
     """
 
     def __init__(self, max_failures: int, window_seconds: float, *, clock: Clock = time.monotonic,
@@ -94,38 +99,43 @@ class LoginThrottle:
         self._lock = threading.Lock()
 
     @staticmethod
-    def _keys(username: str, address: str | None) -> list[str]:
+    def _keys(username: str, address: str | None, device: str | None = None) -> list[str]:
         keys = [f"user:{username.strip().casefold()}"]
         if address:
             keys.append(f"addr:{address}")
+        if device:
+            keys.append(f"device:{device}")
         return keys
 
-    def retry_after(self, username: str, address: str | None) -> float:
-        """0.0 when a login may be tried, otherwise the seconds until it may."""
+    def retry_after(self, username: str, address: str | None, device: str | None = None) -> float:
+        """0.0 when a login may be tried, otherwise the seconds until it may; a known `device`
+        (the id of a valid device cookie for this username) is judged by its own failures."""
         with self._lock:
             at = self._clock()
             self._evict(at)
+            keys = [f"device:{device}"] if device else self._keys(username, address)
             waits = [entry.since + self.window - at
-                     for key in self._keys(username, address)
+                     for key in keys
                      if (entry := self._failures.get(key)) and entry.count >= self.max_failures]
             return max(waits, default=0.0)
 
-    def failed(self, username: str, address: str | None) -> None:
+    def failed(self, username: str, address: str | None, device: str | None = None) -> None:
         with self._lock:
             at = self._clock()
             self._evict(at)
-            for key in self._keys(username, address):
+            for key in self._keys(username, address, device):
                 entry = self._failures.get(key)
                 if entry is None:
                     self._failures[key] = _Failures(1, at)
                 else:
                     entry.count += 1
 
-    def succeeded(self, username: str) -> None:
-        """Forgets the username's failures; the address keeps its count, so one good account
-        does not clear the way for guessing others."""
+    def succeeded(self, username: str, device: str | None = None) -> None:
+        """Forgets the username's (and the device's) failures; the address keeps its count, so
+        one good account does not clear the way for guessing others."""
         with self._lock:
-            self._failures.pop(self._keys(username, None)[0], None)
+            for key in self._keys(username, None, device):
+                self._failures.pop(key, None)
 
     def __len__(self) -> int:
         return len(self._failures)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from govchain.db.models import DocumentState, LedgerStatus, StatusAction
@@ -19,18 +20,37 @@ class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+                      r"(Z|[+-][0-9]{2}:[0-9]{2})")
+
+
+def _rfc3339_text(value: object) -> object:
+    """Only an RFC 3339 date-time with offset: pydantic would take a number (or a string of
+    digits) as Unix time and a bare date as midnight, guessing what the caller meant."""
+    if isinstance(value, datetime):  # built in Python, not read from a request
+        return value
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("muss Datum und Uhrzeit mit Zeitzone als Text sein, "
+                         "z. B. 2026-05-01T10:30:00+02:00")
+    return value
+
+
+# A point in time in a request body: text as RFC 3339 says, never a number.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+
+
 class IssueIn(CamelModel):
     usecase: str = Field(min_length=1, max_length=100)
     subject: dict[str, Any]
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    valid_from: Timestamp | None = None
+    valid_until: Timestamp | None = None
     municipality: str | None = Field(default=None, description="AGS der Meldebehörde (Wohnungsgeber)")
 
 
 class BulkItemIn(CamelModel):
     subject: dict[str, Any]
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    valid_from: Timestamp | None = None
+    valid_until: Timestamp | None = None
 
 
 class BulkIssueIn(CamelModel):
@@ -64,7 +84,7 @@ class ReasonIn(CamelModel):
 
 
 class LinkIn(CamelModel):
-    expires_at: AwareDatetime | None = None
+    expires_at: Timestamp | None = None
     hide: list[str] = Field(default_factory=list, max_length=200,
                             description="Zu verbergende Felder des credentialSubject")
 

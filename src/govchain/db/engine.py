@@ -7,6 +7,7 @@ migrated by a newer govchain.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from govchain.errors import ConfigurationError, SchemaError, StorageError
+from govchain.files import owner_only, private_dir, private_file
 
 DATABASE_FILENAME = "govchain.sqlite3"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -82,6 +84,18 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _private_sqlite_files(database: Path) -> None:
+    """The database file made 0600 before SQLite opens it (SQLite gives its -wal and -shm files
+    the database file's mode); files of an older home lose group and others' access."""
+    if not database.parent.exists():
+        private_dir(database.parent)
+    private_file(database)
+    for suffix in ("-wal", "-shm", "-journal"):
+        companion = database.with_name(database.name + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            owner_only(companion)
+
+
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 15) -> Engine:
     """An engine for `url`: ``sqlite:///path`` or ``postgresql://user@host/db`` (psycopg 3).
 
@@ -91,7 +105,7 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 15) -> Engi
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_files(Path(database))
         engine = sa.create_engine(parsed, json_serializer=json_text)
         event.listen(engine, "connect", _sqlite_on_connect)
         return engine

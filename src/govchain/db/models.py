@@ -289,3 +289,14 @@ class VerificationEntry(Base):
     document_id: Mapped[str | None] = mapped_column(sa.String(DOCUMENT_ID))
     link_id: Mapped[str | None] = mapped_column(sa.String(64))
     result: Mapped[str] = mapped_column(sa.String(32))
+
+
+class RevokedToken(Base):
+    """A login token ended by logging out before it expired; kept only until it would have
+    expired anyway (then a token is refused for its age alone)."""
+
+    __tablename__ = "revoked_tokens"
+    __table_args__ = (sa.Index("ix_revoked_tokens_expires_at", "expires_at"),)
+
+    token_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    expires_at: Mapped[datetime]

@@ -46,6 +46,7 @@ from govchain.db.models import (
     DocumentState,
     LedgerStatus,
     Link,
+    RevokedToken,
     Role,
     StatusAction,
     StatusEvent,
@@ -57,6 +58,7 @@ from govchain.documents import AnchorRef, SaltedDocument, issued_document, iter_
 from govchain.errors import ConflictError, InputError, RecordNotFoundError, StorageError
 from govchain.hashing import Hash32, from_hex32, to_hex
 from govchain.merkle import StoredTree
+from govchain.text import check_shown_text
 from govchain.timefmt import now
 
 T = TypeVar("T")
@@ -424,6 +426,8 @@ class UserRepository(_Repository):
         name = normalize_username(username)
         if not 1 <= len(name) <= 64 or any(c.isspace() for c in name):
             raise InputError("Benutzername: 1 bis 64 Zeichen ohne Leerzeichen")
+        check_shown_text("/username", "Benutzername", username)
+        check_shown_text("/displayName", "Angezeigter Name", display_name)
         _one_of(role, ROLES, "Rolle")
         if role == "clerk":
             if municipality_ags is None or not _AGS.fullmatch(municipality_ags):
@@ -872,6 +876,13 @@ def _batch(row: Batch) -> BatchRecord:
                        row.anchored_at, row.error, row.created_at, row.sent_at)
 
 
+class FailedBatches(NamedTuple):
+    batches: int
+    documents: int
+    last_error: str | None
+    last_at: datetime | None
+
+
 class BatchRepository(_Repository):
     """Anchor batches: written with the signed transaction before it is sent."""
 
@@ -953,6 +964,18 @@ class BatchRepository(_Repository):
         row = self._get_row(batch_id)
         row.state, row.error, row.raw_tx = "failed", error[:2000], None
         self._flush()
+
+    def failed_since(self, since: datetime) -> FailedBatches:
+        """Batches opened since `since` that failed: how many, their documents, the last error."""
+        batches, documents = self._session.execute(
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Batch.size), 0))
+            .where(Batch.state == "failed", Batch.created_at >= since)).one()
+        last = self._session.execute(
+            sa.select(Batch.error, Batch.created_at)
+            .where(Batch.state == "failed", Batch.created_at >= since)
+            .order_by(Batch.id.desc()).limit(1)).first()
+        return FailedBatches(int(batches), int(documents), last[0] if last else None,
+                             last[1] if last else None)
 
     def list(self, *, state: BatchState | None = None, limit: int = 100) -> builtins.list[BatchRecord]:
         query = sa.select(Batch).order_by(Batch.id.desc()).limit(limit)
@@ -1052,6 +1075,22 @@ class AuditRepository(_Repository):
         return Page(items, self._count(AuditEntry, conditions))
 
 
+class RevokedTokenRepository(_Repository):
+    """Login tokens ended before their expiry (logout), by the token's id."""
+
+    def revoke(self, token_id: str, expires_at: datetime, *, at: datetime | None = None) -> None:
+        """Ends the token (again: no change); rows of tokens expired by `at` are dropped, so the
+        table holds at most the tokens of one token lifetime."""
+        self._session.execute(sa.delete(RevokedToken).where(RevokedToken.expires_at <= (at or now())))
+        if not self.is_revoked(token_id):
+            self._session.add(RevokedToken(token_id=token_id, expires_at=expires_at))
+            self._flush()
+
+    def is_revoked(self, token_id: str) -> bool:
+        return self._session.scalar(
+            sa.select(RevokedToken.token_id).where(RevokedToken.token_id == token_id)) is not None
+
+
 class VerificationLogRepository(_Repository):
     """The trail of institutional checks; append and read only, like the audit log."""
 
@@ -1106,6 +1145,7 @@ class UnitOfWork:
     links: LinkRepository
     audit: AuditRepository
     verification_log: VerificationLogRepository
+    revoked_tokens: RevokedTokenRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -1124,6 +1164,7 @@ class UnitOfWork:
         self.links = LinkRepository(session)
         self.audit = AuditRepository(session)
         self.verification_log = VerificationLogRepository(session)
+        self.revoked_tokens = RevokedTokenRepository(session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

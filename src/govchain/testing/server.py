@@ -96,9 +96,11 @@ class RunningService:
     # -- the REST API, a quick way to make data that a test or screenshot shows ---------------
 
     def call(self, method: str, path: str, *, role: str | None = None, body: object = None,
-             form: Mapping[str, str] | None = None) -> tuple[int, Any]:
-        """(status, JSON answer) of an API call, signed in as the account of `role` if given."""
-        headers = {"Accept": "application/json"}
+             form: Mapping[str, str] | None = None,
+             headers: Mapping[str, str] | None = None) -> tuple[int, Any]:
+        """(status, JSON answer) of an API call, signed in as the account of `role` if given,
+        with the given extra headers."""
+        headers = {"Accept": "application/json", **(headers or {})}
         data: bytes | None = None
         if form is not None:
             data = urllib.parse.urlencode(form).encode()

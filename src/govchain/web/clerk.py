@@ -59,6 +59,8 @@ def document_list(request: Request, ctx: ContextDep, uow: UoWDep, actor: WebCler
         usecase=usecase if usecase in ctx.usecases else None,
         search=q.strip()[:200] or None, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
         **STATUS_FILTERS.get(status, {}))
+    # Failed anchors are easy to miss among hundreds of documents: the list says how many.
+    failed = services.list_documents_for(uow, actor, state="failed", limit=1).total
     t = Translator(lang_of(request))
     titles = {uc.id: t.pick(uc.title, uc.id) for uc in ctx.usecases}
     pages = max(1, -(-records.total // PAGE_SIZE))
@@ -66,15 +68,14 @@ def document_list(request: Request, ctx: ContextDep, uow: UoWDep, actor: WebCler
              "date_to": date_to}
     return render(request, "documents.html", headers=PRIVATE_HEADERS, records=records.items,
                   total=records.total, page=page, pages=pages, query=query, titles=titles,
-                  status_filters=list(STATUS_FILTERS),
+                  status_filters=list(STATUS_FILTERS), failed=failed,
                   bad_dates=bool(date_from and not start) or bool(date_to and not end))
 
 
 # -- issuing -------------------------------------------------------------------------------------
 
 def _clerk_usecases(ctx: ContextDep, actor: services.Actor) -> list[Any]:
-    admitted = set(ctx.ledger.municipality(actor.ags or "").doc_types)
-    return [uc for uc in ctx.usecases if "clerk" in uc.submitters and uc.doc_type in admitted]
+    return services.admitted_usecases(ctx, actor.ags or "", "clerk")
 
 
 @router.get("/documents/new")
@@ -83,24 +84,26 @@ def choose_usecase(request: Request, ctx: ContextDep, actor: WebClerk) -> Respon
                   usecases=_clerk_usecases(ctx, actor), base="/documents/new")
 
 
-def _clerk_form(ctx: ContextDep, usecase_id: str) -> FormPage:
+def _clerk_form(ctx: ContextDep, actor: services.Actor, usecase_id: str) -> FormPage:
     usecase = ctx.usecases.get(usecase_id)
     if "clerk" not in usecase.submitters:
         raise PermissionDeniedError(f"„{usecase.title['de']}“ stellen Sachbearbeitende nicht aus")
+    # no form for what the municipality may not issue (the service refuses a post all the same)
+    services.require_admitted(ctx, actor.ags or "", usecase)
     return FormPage(usecase, action=f"/documents/new/{usecase.id}", guided=False,
                     with_validity=True)
 
 
 @router.get("/documents/new/{usecase_id}")
 def issue_form(request: Request, usecase_id: str, ctx: ContextDep, actor: WebClerk) -> Response:
-    page = _clerk_form(ctx, usecase_id)
+    page = _clerk_form(ctx, actor, usecase_id)
     return form_response(request, page, default_raw(page.usecase, actor.ags))
 
 
 @router.post("/documents/new/{usecase_id}")
 def issue(request: Request, usecase_id: str, form: CheckedForm, ctx: ContextDep, uow: UoWDep,
           actor: WebClerk) -> Response:
-    outcome = post_issue(request, ctx, uow, actor, _clerk_form(ctx, usecase_id),
+    outcome = post_issue(request, ctx, uow, actor, _clerk_form(ctx, actor, usecase_id),
                          form.multi_items())
     if outcome.response is not None:
         return outcome.response
@@ -201,13 +204,14 @@ def certificate_response(request: Request, ctx: ContextDep, uow: UnitOfWork, set
     if record.document is None:
         raise InputError("Das Dokument ist noch nicht verankert")
     until = record.valid_until if record.valid_until and record.valid_until > now() else None
-    link = services.create_link_for(uow, actor, record.id, base_url=settings.base_url,
+    link = services.create_link_for(ctx, uow, actor, record.id, base_url=settings.base_url,
                                     expires_at=until)
     audit(uow, request, actor.user_id, "link.create", link.id,
           {"document": record.id, "hidden": [], "purpose": "certificate"})
     usecase = ctx.usecases.get(record.usecase)
     pdf = render_certificate(record.document, usecase, verify_url=link.url,
-                             link_code=format_link_code(link.token), lang=lang_of(request))
+                             link_code=format_link_code(link.token), lang=lang_of(request),
+                             anchored_at=record.anchored_at)
     uow.commit()
     return finish(request, Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{_file_name(record)}.pdf"'}),
@@ -230,8 +234,8 @@ def create_link(request: Request, document_id: str, form: CheckedForm, ctx: Cont
     hide = [h for h in form.getlist("hide") if isinstance(h, str)]
     try:
         expires = _expiry(str(form.get("expires") or ""), t)
-        link = services.create_link_for(uow, actor, document_id, base_url=settings.base_url,
-                                        hide=hide, expires_at=expires)
+        link = services.create_link_for(ctx, uow, actor, document_id,
+                                        base_url=settings.base_url, hide=hide, expires_at=expires)
     except InputError as err:
         uow.rollback()
         return document_response(request, ctx, uow, actor, record, status=400,

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from govchain.documents import escape_token, parse_pointer
+from govchain.strictjson import normalize_number
 from govchain.timefmt import BERLIN
 from govchain.usecases import UseCase
 from govchain.web.i18n import Translator
@@ -475,7 +476,9 @@ def _scalar(node: Mapping[str, Any], kind: str, text: str, required: bool) -> An
         return int(value) if re.fullmatch(r"[+-]?\d{1,15}", value) else value
     if kind == "number":  # a German decimal comma too; never NaN or infinity
         plain = value.replace(",", ".")
-        return float(plain) if re.fullmatch(r"[+-]?\d{1,15}(\.\d{1,15})?", plain) else value
+        if not re.fullmatch(r"[+-]?\d{1,15}(\.\d{1,15})?", plain):
+            return value
+        return normalize_number(float(plain))  # 29 stays 29, as in JSON read from a request
     if node.get("format") == "date-time" and re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?",
                                                           value):
         return datetime.fromisoformat(value).replace(tzinfo=BERLIN).isoformat()

@@ -105,6 +105,22 @@ def _validity(raw: RawForm, t: Translator) -> tuple[datetime | None, datetime | 
     return valid_from, valid_until, errors
 
 
+_VALIDITY_FIELDS = {"/validFrom": "valid_from", "/validUntil": "valid_until"}
+
+
+def _split_validity(errors: Sequence[tuple[str, str]], extra: dict[str, str]
+                    ) -> list[tuple[str, str]]:
+    """The subject's field errors; those of the validity dates go to `extra`, shown at the
+    form's own date inputs."""
+    fields = []
+    for path, message in errors:
+        if path in _VALIDITY_FIELDS:
+            extra.setdefault(_VALIDITY_FIELDS[path], message)
+        else:
+            fields.append((path, message))
+    return fields
+
+
 @dataclass(frozen=True)
 class Outcome:
     """Either a page to show again (errors, added rows) or the issued document."""
@@ -126,7 +142,9 @@ def post_issue(request: Request, ctx: Context, uow: UnitOfWork, actor: services.
         municipality = (raw.get(MUNICIPALITY) or [""])[0]
         if municipality not in {ags for ags, _ in page.municipalities}:
             extra["municipality"] = t("form.choose_municipality")
-    errors = page.usecase.field_errors(subject)  # shown together with the extra errors
+    # shown together with the extra errors; the service checks the same again
+    errors = _split_validity(services.request_errors(page.usecase, services.IssueRequest(
+        subject, valid_from, valid_until), now()), extra)
     if extra or errors:
         return Outcome(form_response(request, page, raw, errors, extra, status=422), None)
     try:
@@ -134,7 +152,8 @@ def post_issue(request: Request, ctx: Context, uow: UnitOfWork, actor: services.
                                     municipality=municipality, valid_from=valid_from,
                                     valid_until=valid_until)
     except ValidationError as err:
-        return Outcome(form_response(request, page, raw, err.errors, status=422), None)
+        errors = _split_validity(err.errors, extra)
+        return Outcome(form_response(request, page, raw, errors, extra, status=422), None)
     audit(uow, request, actor.user_id, "document.issue", issued.record.id,
           {"usecase": issued.record.usecase, "ags": issued.record.ags})
     uow.commit()

@@ -78,7 +78,8 @@ def landlord_submit(request: Request, usecase_id: str, form: CheckedForm, ctx: C
         record = services.get_document_for(fresh, actor, outcome.issued.record.id)
         link = None
         if record.document is not None:
-            link = services.create_link_for(fresh, actor, record.id, base_url=settings.base_url)
+            link = services.create_link_for(ctx, fresh, actor, record.id,
+                                            base_url=settings.base_url)
             audit(fresh, request, actor.user_id, "link.create", link.id, {"document": record.id})
             fresh.commit()
     t = Translator(lang_of(request))

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from govchain.display import ShownField, ShownSection, shown_sections
-from govchain.documents import escape_token
+from govchain.display import ShownField, ShownSection, declaration_text, shown_sections
+from govchain.documents import escape_token, is_within
 from govchain.errors import GovchainError
 from govchain.usecases import UseCase, UseCaseRegistry
 from govchain.verification import CheckStatus, Status, VerificationResult
@@ -41,6 +41,7 @@ class ResultView:
     valid_until: str | None
     sections: list[ShownSection] = field(default_factory=list)
     highlights: list[ShownField] = field(default_factory=list)
+    declaration: str | None = None  # whose declaration the office received, instead of "issued by"
 
 
 def usecase_of(document: Mapping[str, Any] | None, usecases: UseCaseRegistry,
@@ -91,13 +92,17 @@ def result_view(result: VerificationResult, document: Mapping[str, Any] | None,
         checked_at=result.checked_at, schedule=result.schedule,
         valid_from=valid_from if isinstance(valid_from, str) else None,
         valid_until=valid_until if isinstance(valid_until, str) else None,
-        sections=sections, highlights=highlights_of(sections))
+        sections=sections, highlights=highlights_of(sections),
+        declaration=declaration_text(result.declaration, t.lang)
+        if result.declaration is not None and status is not Status.INVALID else None)
 
 
 def hideable_fields(usecase: UseCase, subject: Mapping[str, Any], t: Translator
                     ) -> list[tuple[str, str, int]]:
     """(pointer, label, depth) of the subject's fields a holder may hide from a link, two levels
-    deep: whole groups (e.g. the keeper's address) or single values (the date of birth)."""
+    deep: whole groups (e.g. the keeper's address) or single values (the date of birth). Fields
+    the use case never lets a holder hide (``neverHidden``) are not offered, nor groups holding
+    one; the service refuses them if posted all the same."""
     labels = FieldLabels(usecase, t)
     root = usecase.schema
     found: list[tuple[str, str, int]] = []
@@ -109,7 +114,10 @@ def hideable_fields(usecase: UseCase, subject: Mapping[str, Any], t: Translator
                 continue
             child_pointer = f"{pointer}/{escape_token(name)}"
             resolved = resolve_schema(root, child)
-            found.append((child_pointer, labels.label(child_pointer, resolved), depth))
+            if any(is_within(child_pointer, kept) for kept in usecase.never_hidden):
+                continue
+            if not any(is_within(kept, child_pointer) for kept in usecase.never_hidden):
+                found.append((child_pointer, labels.label(child_pointer, resolved), depth))
             if depth == 0 and isinstance(value[name], Mapping):
                 walk(child, value[name], child_pointer, depth + 1)
 

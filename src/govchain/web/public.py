@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,16 +11,24 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordRequestForm
 from starlette.datastructures import UploadFile
 
-from govchain import services
+from govchain import services, strictjson
 from govchain.api.deps import (
     ContextDep,
     LoginThrottleDep,
     SettingsDep,
     TokenKeyDep,
     UoWDep,
+    audit,
+    end_session,
     limit_public,
 )
 from govchain.api.routes.auth import login as api_login
+from govchain.api.tokens import (
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_MAX_AGE,
+    issue_device_cookie,
+    known_device,
+)
 from govchain.errors import InputError
 from govchain.security import normalize_link_code
 from govchain.verification import Status
@@ -88,12 +96,23 @@ def login(request: Request, form: CheckedForm, uow: UoWDep, settings: SettingsDe
     assert user is not None
     response = redirect(request, target or HOME_OF_ROLE[user.role])
     set_cookie(response, settings, SESSION_COOKIE, token.access_token, max_age=token.expires_in)
+    if known_device(key, username, request.cookies.get(DEVICE_COOKIE)) is None:
+        # From now on failed logins elsewhere for this user do not lock this browser out.
+        set_cookie(response, settings, DEVICE_COOKIE, issue_device_cookie(key, username),
+                   max_age=DEVICE_COOKIE_MAX_AGE)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, form: CheckedForm, settings: SettingsDep) -> Response:
+def logout(request: Request, form: CheckedForm, uow: UoWDep, settings: SettingsDep,
+           key: TokenKeyDep) -> Response:
+    """Ends the session's token on the server (a copy of the cookie no longer works) and drops
+    the cookies; the device cookie stays, it is no session."""
     del form
+    with contextlib.suppress(HTTPException):  # a session that had ended anyway
+        user = end_session(uow, key, request.cookies.get(SESSION_COOKIE))
+        audit(uow, request, user.id, "auth.logout", f"user:{user.id}")
+        uow.commit()
     response = redirect(request, "/login?logged_out=1")
     for name in (SESSION_COOKIE, CSRF_COOKIE):
         response.delete_cookie(name, path="/", httponly=True, samesite="lax",
@@ -141,9 +160,11 @@ async def _document_from_form(request: Request, form: Any, limit: int) -> dict[s
     if len(text.encode("utf-8")) > limit:
         raise InputError(t("verify.too_large", limit=limit))
     try:
-        document = json.loads(text)
-    except (ValueError, RecursionError):
-        raise InputError(t("verify.not_json")) from None
+        document = strictjson.loads(text)
+    except strictjson.JsonInputError as err:
+        # Not JSON at all in the page's language; else what is wrong (too deep, a name twice, a
+        # number outside RFC 8785), in German.
+        raise InputError(t("verify.not_json") if err.malformed else str(err)) from None
     if not isinstance(document, dict):
         raise InputError(t("verify.not_object"))
     return document

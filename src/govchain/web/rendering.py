@@ -16,10 +16,10 @@ from urllib.parse import quote, urlencode
 from fastapi import HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from govchain.api.errors import status_of
+from govchain.api.routing import StrictJsonRoute
 from govchain.errors import GovchainError
 from govchain.settings import Settings
 from govchain.timefmt import BERLIN
@@ -133,7 +133,7 @@ def error_page(request: Request, status: int, message: str | None = None,
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
-class WebRoute(APIRoute):
+class WebRoute(StrictJsonRoute):
     """A page route: errors become pages, a missing login becomes a redirect to the login."""
 
     def get_route_handler(self) -> Handler:

@@ -25,6 +25,7 @@ from govchain.api.deps import (
     audit,
     user_for_token,
 )
+from govchain.api.routing import StrictJsonRoute
 from govchain.api.schemas import (
     BulkAccepted,
     BulkIssuedOut,
@@ -45,7 +46,7 @@ from govchain.db import UnitOfWork
 from govchain.db.models import DocumentState, LedgerStatus
 from govchain.db.repositories import MAX_PAGE, DocumentRecord
 
-router = APIRouter(prefix="/documents", tags=["documents"])
+router = APIRouter(prefix="/documents", tags=["documents"], route_class=StrictJsonRoute)
 
 Responses = dict[int | str, dict[str, Any]]
 _NOT_FOUND: Responses = {404: {"description": "Kein Dokument mit dieser ID, das Sie sehen dürfen"}}
@@ -62,7 +63,8 @@ async def issue(body: IssueIn, request: Request, response: Response, ctx: Contex
     """Issues a document (clerks) or submits a Wohnungsgeberbestätigung (landlords, with
     ``municipality``). The document is stored at once and anchored in the next batch (202,
     status ``pending``); with ``wait=true`` the answer waits for the anchor (201, with the issued
-    document). Landlords always wait and also get the Zuordnungsmerkmal and a verification link.
+    document). Landlords always wait and also get the Zuordnungsmerkmal and a verification link;
+    they cannot set ``validFrom``/``validUntil`` (422): a confirmation holds from its receipt.
     """
     # The busiest write of the service: one thread hop for sign-in, issuing and audit, none
     # while waiting for the anchor (a held thread per waiting request throttled the service).
@@ -90,7 +92,7 @@ async def issue(body: IssueIn, request: Request, response: Response, ctx: Contex
                 current = services.get_document_for(fresh, actor, record.id)
                 if not (landlord and current.state == "anchored"):
                     return current, None
-                created = services.create_link_for(fresh, actor, current.id,
+                created = services.create_link_for(ctx, fresh, actor, current.id,
                                                    base_url=settings.base_url)
                 audit(fresh, request, actor.user_id, "link.create", created.id,
                       {"document": current.id})
@@ -194,11 +196,11 @@ def reinstate(document_id: str, request: Request, ctx: ContextDep, uow: UoWDep,
 
 @router.post("/{document_id}/links", status_code=status.HTTP_201_CREATED,
              responses={**_AUTH, **_NOT_FOUND})
-def create_link(document_id: str, body: LinkIn, request: Request, uow: UoWDep,
+def create_link(document_id: str, body: LinkIn, request: Request, ctx: ContextDep, uow: UoWDep,
                 settings: SettingsDep, actor: CurrentActor) -> LinkOut:
     """A verification link (capability URL) for the document, optionally with hidden fields and
     an expiry; the URL is shown only now."""
-    link = services.create_link_for(uow, actor, document_id, base_url=settings.base_url,
+    link = services.create_link_for(ctx, uow, actor, document_id, base_url=settings.base_url,
                                     hide=body.hide, expires_at=body.expires_at)
     audit(uow, request, actor.user_id, "link.create", link.id,
           {"document": document_id, "hidden": list(body.hide)})

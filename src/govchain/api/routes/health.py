@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,10 +11,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from govchain.api.deps import AnchoringDep, ContextDep, EngineDep
+from govchain.api.routing import StrictJsonRoute
 from govchain.db import UnitOfWork, check_schema
 from govchain.errors import GovchainError
+from govchain.timefmt import now
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=StrictJsonRoute)
+
+# How far back /readyz counts failed anchor batches (by the time each batch was opened).
+FAILED_WINDOW = timedelta(hours=24)
 
 
 @router.get("/healthz")
@@ -25,7 +31,9 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", responses={503: {"description": "Ledger oder Datenbank nicht erreichbar"}})
 async def readyz(ctx: ContextDep, engine: EngineDep, anchoring: AnchoringDep) -> JSONResponse:
     """Ledger and database are reachable, the database schema is current and anchoring runs;
-    reports how many documents wait for their anchor."""
+    reports how many documents wait for their anchor and how many anchor batches (with how many
+    documents) the ledger refused in the last 24 hours (``checks.anchoring.failed``; these do
+    not make the service unready)."""
     def probe() -> dict[str, Any]:
         checks: dict[str, Any] = {}
         try:
@@ -34,19 +42,26 @@ async def readyz(ctx: ContextDep, engine: EngineDep, anchoring: AnchoringDep) ->
             checks["ledger"] = {"ok": True, "block": block.number}
         except GovchainError as err:
             checks["ledger"] = {"ok": False, "message": str(err)}
+        failed: dict[str, Any] | None = None
         try:
             check_schema(engine)
             with UnitOfWork(engine) as uow:
                 pending = uow.documents.count(state="pending")
+                recent = uow.batches.failed_since(now() - FAILED_WINDOW)
             checks["database"] = {"ok": True}
+            failed = {"hours": FAILED_WINDOW // timedelta(hours=1), "batches": recent.batches,
+                      "documents": recent.documents, "lastError": recent.last_error,
+                      "lastAt": recent.last_at.isoformat() if recent.last_at else None}
         except (GovchainError, SQLAlchemyError) as err:
             checks["database"] = {"ok": False, "message": str(err)[:300]}
             pending = None
         status = anchoring.status()
         # Accepting goes on while the ledger is away (documents wait as pending): the service
-        # is not ready, and says how much is waiting.
+        # is not ready, and says how much is waiting. Batches the ledger refused are reported
+        # (for monitoring to alert on) but leave the service ready: the instance still serves,
+        # and one refused batch must not take it out of the load balancer.
         checks["anchoring"] = {"ok": status.ledger_reachable and checks["ledger"]["ok"],
-                               "pending": pending, "workers": status.workers,
+                               "pending": pending, "failed": failed, "workers": status.workers,
                                "lastError": status.last_error}
         return checks
 

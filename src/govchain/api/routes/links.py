@@ -7,9 +7,10 @@ from fastapi.responses import JSONResponse
 
 from govchain import services
 from govchain.api.deps import ContextDep, CurrentActor, RateLimitedApiKey, UoWDep, audit
+from govchain.api.routing import StrictJsonRoute
 from govchain.verification import Status
 
-router = APIRouter(tags=["links"])
+router = APIRouter(tags=["links"], route_class=StrictJsonRoute)
 
 
 @router.delete("/links/{link_id}", status_code=status.HTTP_204_NO_CONTENT,

@@ -6,9 +6,10 @@ from fastapi import APIRouter
 
 from govchain import services
 from govchain.api.deps import ContextDep, CurrentActor, UoWDep
+from govchain.api.routing import StrictJsonRoute
 from govchain.api.schemas import LookupOut
 
-router = APIRouter(prefix="/lookup", tags=["lookup"])
+router = APIRouter(prefix="/lookup", tags=["lookup"], route_class=StrictJsonRoute)
 
 
 @router.get("/{code}", responses={

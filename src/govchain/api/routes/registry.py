@@ -10,13 +10,15 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, status
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from govchain import services
 from govchain.api.deps import ContextDep, CurrentRegistrar, UoWDep, audit
+from govchain.api.routing import StrictJsonRoute
+from govchain.api.schemas import Timestamp
 from govchain.ledger import Municipality
 
-router = APIRouter(prefix="/registry", tags=["registry"])
+router = APIRouter(prefix="/registry", tags=["registry"], route_class=StrictJsonRoute)
 
 AddressPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="Kontoadresse")]
 AgsPath = Annotated[str, Path(pattern=r"^[0-9]{8}$", description="Amtlicher Gemeindeschlüssel")]
@@ -52,7 +54,7 @@ _FIRST_TIME = datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
 
 
 class CompromiseIn(BaseModel):
-    since: AwareDatetime = Field(description="Seit wann der Schlüssel als kompromittiert gilt; "
+    since: Timestamp = Field(description="Seit wann der Schlüssel als kompromittiert gilt; "
                                              "nicht in der Zukunft")
 
     @field_validator("since")

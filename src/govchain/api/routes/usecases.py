@@ -8,8 +8,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from govchain.api.deps import ContextDep
+from govchain.api.routing import StrictJsonRoute
 
-router = APIRouter(prefix="/usecases", tags=["usecases"])
+router = APIRouter(prefix="/usecases", tags=["usecases"], route_class=StrictJsonRoute)
 
 
 class UseCaseOut(BaseModel):

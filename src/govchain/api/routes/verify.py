@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from govchain import services
+from govchain import services, strictjson
 from govchain.api.deps import ContextDep, EngineDep, RateLimitedApiKey, SettingsDep
+from govchain.api.routing import StrictJsonRoute
 from govchain.db import UnitOfWork
 from govchain.verification import Status
 
-router = APIRouter(prefix="/verify", tags=["verify"])
+router = APIRouter(prefix="/verify", tags=["verify"], route_class=StrictJsonRoute)
 
 _DOCUMENT_BODY = {
     "required": True,
@@ -24,37 +23,11 @@ _DOCUMENT_BODY = {
 }
 
 
-# Documents are hashed as RFC 8785 JSON, which has exactly the numbers of an IEEE double: integers
-# beyond ±(2**53 - 1) and non-finite values cannot be in an issued document, and the hashing
-# refuses them. They are refused here, as input, before they reach it.
-_MAX_SAFE_INT = 2**53 - 1
-
-
-class _OutOfRange(ValueError):
-    pass
-
-
-def _jcs_int(text: str) -> int:
-    value = int(text)
-    if abs(value) > _MAX_SAFE_INT:
-        raise _OutOfRange(f"Zahl {text[:30]} liegt außerhalb des Bereichs von JSON-Zahlen (RFC 8785)")
-    return value
-
-
-def _jcs_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _OutOfRange(f"Zahl {text[:30]} liegt außerhalb des Bereichs von JSON-Zahlen (RFC 8785)")
-    return value
-
-
-def _no_constant(text: str) -> Any:
-    raise _OutOfRange(f"{text} ist in JSON nicht erlaubt (RFC 8785)")
-
-
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
     """The request body as a JSON object, refusing anything larger than `limit` bytes before
-    reading it all."""
+    reading it all. Documents are hashed as RFC 8785 JSON: what it cannot represent (numbers
+    beyond an IEEE double, duplicate member names) cannot be in an issued document and is
+    refused here, as input, as is nesting deeper than any document has."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"Höchstens {limit} Bytes")
@@ -63,20 +36,15 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
         body += chunk
         if len(body) > limit:
             raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"Höchstens {limit} Bytes")
-    try:
-        data = json.loads(body, parse_int=_jcs_int, parse_float=_jcs_float,
-                          parse_constant=_no_constant)
-    except _OutOfRange as err:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(err)) from None
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Der Inhalt ist kein gültiges JSON") from None
+    data = strictjson.loads(body)  # JsonInputError: a 400 saying what is wrong
     if not isinstance(data, dict):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Erwartet wird ein Dokument (JSON-Objekt)")
     return data
 
 
 @router.post("", openapi_extra={"requestBody": _DOCUMENT_BODY},
-             responses={400: {"description": "Kein JSON-Objekt, oder eine Zahl außerhalb von RFC 8785"},
+             responses={400: {"description": "Kein JSON-Objekt, zu tief verschachtelt, doppelte "
+                                             "Schlüssel oder eine Zahl außerhalb von RFC 8785"},
                         413: {"description": "Zu groß (höchstens max_body_bytes)"},
                         429: {"description": "Zu viele Anfragen (Retry-After)"},
                         503: {"description": "UNVERIFIABLE: Ledger nicht erreichbar"}})
