@@ -355,7 +355,7 @@ _ANY_TIME = st.builds(lambda dt, tz: dt.replace(tzinfo=tz).isoformat(),
 _EXTREME = st.sampled_from(["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00",
                             "9999-12-31T23:59:59.999999+00:00", "1899-12-31T23:59:59Z",
                             "2101-01-01T00:00:00+01:00"])
-_ANY_VALUE = st.one_of(_EXTREME, _ANY_TIME, st.integers(), st.floats(allow_nan=False),
+_ANY_VALUE = st.one_of(_EXTREME, _ANY_TIME, st.integers(), st.floats(allow_nan=False, allow_infinity=False),
                        st.booleans(), st.text(max_size=30))
 
 
