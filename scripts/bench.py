@@ -48,10 +48,11 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests"))  # the test harnesses (tests/support)
 
-from govchain.db import make_engine  # noqa: E402
-from govchain.testing.anvil import AnvilNode, start_anvil  # noqa: E402
-from govchain.testing.service import AACHEN, ServeProcess, prepare_home  # noqa: E402
+from govchain.adapters.db import make_engine  # noqa: E402
+from support.anvil import AnvilNode, start_anvil  # noqa: E402
+from support.service import AACHEN, ServeProcess, prepare_home  # noqa: E402
 
 USECASE = "wohnungsgeberbestaetigung"
 POSTGRES_URL = os.environ.get("GOVCHAIN_TEST_POSTGRES_URL",
@@ -350,7 +351,7 @@ def in_process_verify(home: Path, env: dict[str, str], docs: list[dict[str, Any]
     code = f"""
 import json, sys, time
 from pathlib import Path
-from govchain.context import Context
+from govchain.adapters.context import Context
 from govchain import services
 docs = json.loads(Path(sys.argv[1]).read_text())
 ctx = Context(home=Path({str(home)!r}), rpc_url={env['GOVCHAIN_RPC_URL']!r})
@@ -381,7 +382,7 @@ def gas_per_document(service: ServeProcess, anvil: AnvilNode) -> dict[str, float
 import json
 from pathlib import Path
 from datetime import UTC, datetime
-from govchain.context import Context
+from govchain.adapters.context import Context
 from govchain import services
 ctx = Context(home=Path({str(service.home)!r}), rpc_url={anvil.url!r})
 example = ctx.usecases.get({USECASE!r}).examples[0]["subject"]

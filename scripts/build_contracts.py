@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from govchain.build import main
+from govchain.adapters.build import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -24,8 +24,8 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.providers.eth_tester import EthereumTesterProvider
 
-from govchain import artifacts
-from govchain.merkle import MerkleTree
+from govchain.adapters import artifacts
+from govchain.domain.merkle import MerkleTree
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = ROOT / "contracts" / "gas-snapshot.json"

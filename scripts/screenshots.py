@@ -5,7 +5,7 @@
 
 writes verification-valid.png (the page a QR code opens, at 360 px like a phone) and
 issue-form.png (the clerk's form for a dog permit, filled with the first example). Uses the same
-harness as the browser tests (govchain.testing): a fresh home in a temporary directory, set up
+harness as the browser tests (tests/support): a fresh home in a temporary directory, set up
 with the command line, the system's Chromium, nothing downloaded.
 """
 
@@ -18,7 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from govchain.testing.browser import (
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the harnesses (tests/support)
+
+from govchain.domain.usecases import UseCaseRegistry, default_usecases_dir
+from support.browser import (
     DESKTOP,
     PHONE,
     chromium,
@@ -29,8 +32,7 @@ from govchain.testing.browser import (
     set_viewport,
     wait_css,
 )
-from govchain.testing.server import running_service
-from govchain.usecases import UseCaseRegistry, default_usecases_dir
+from support.server import running_service
 
 ROOT = Path(__file__).resolve().parents[1]
 DOG = "gefaehrlicher-hund"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from govchain import services
-from govchain.context import Context
-from govchain.testing.anvil import AnvilNode, start_anvil
+from govchain.adapters.context import Context
+from support.anvil import AnvilNode, start_anvil
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,5 @@
 """`python -m govchain` runs the command line."""
 
-from govchain.cli import main
+from govchain.entrypoints.cli import main
 
 main()

@@ -16,10 +16,10 @@ from pydantic import Field
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from govchain.anchoring import AnchoringSettings
-from govchain.context import ENV_HOME, default_home
-from govchain.db import default_database_url
+from govchain.adapters.context import ENV_HOME, default_home
+from govchain.adapters.db import default_database_url
 from govchain.errors import ConfigurationError
+from govchain.pipeline.anchoring import AnchoringSettings
 
 CONFIG_FILENAME = "config.toml"
 
@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # Verification from the status index built from contract events (False: every check calls
     # the contract; the benchmark compares both)
     status_index: bool = True
-    # Group-commit anchoring (govchain.anchoring)
+    # Group-commit anchoring (govchain.pipeline.anchoring)
     anchor_window_ms: int = Field(default=250, ge=0, le=60_000)
     anchor_max_batch: int = Field(default=5000, ge=1, le=100_000)
     anchor_confirmations: int = Field(default=0, ge=0, le=1000)

@@ -17,13 +17,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from govchain import services
-from govchain.api import create_app
-from govchain.api.deps import get_current_clerk, get_current_registrar
-from govchain.api.errors import error_response
-from govchain.api.tokens import issue_token
-from govchain.cli import main
-from govchain.context import Context
-from govchain.db import UnitOfWork, UserRecord
+from govchain.adapters.context import Context
+from govchain.adapters.db import UnitOfWork, UserRecord
+from govchain.domain.security import hash_password
+from govchain.domain.verification import unverifiable
+from govchain.entrypoints.cli import main
+from govchain.entrypoints.http.app import create_app
+from govchain.entrypoints.http.deps import get_current_clerk, get_current_registrar
+from govchain.entrypoints.http.errors import error_response
+from govchain.entrypoints.http.tokens import issue_token
 from govchain.errors import (
     ConfigurationError,
     ConflictError,
@@ -34,9 +36,7 @@ from govchain.errors import (
     NotAuthorizedError,
     ValidationError,
 )
-from govchain.security import hash_password
 from govchain.settings import Settings
-from govchain.verification import unverifiable
 
 AACHEN = "05334002"
 PASSWORD = "richtig-langes-passwort"

@@ -17,14 +17,14 @@ from httpx import Response
 from sqlalchemy.engine import Engine
 
 from govchain import services
-from govchain.anchoring import Anchoring, anchor_now
-from govchain.api import create_app
-from govchain.api.tokens import issue_token
-from govchain.context import Context
-from govchain.db import UnitOfWork
-from govchain.security import hash_password, password_hasher
+from govchain.adapters.context import Context
+from govchain.adapters.db import UnitOfWork
+from govchain.domain.security import hash_password, password_hasher
+from govchain.entrypoints.http.app import create_app
+from govchain.entrypoints.http.tokens import issue_token
+from govchain.pipeline.anchoring import Anchoring, anchor_now
 from govchain.settings import Settings
-from govchain.testing.databases import fresh_database
+from support.databases import fresh_database
 
 AACHEN = "05334002"  # admitted for every type
 KOELN = "05315000"  # admitted only for street music, as in the finding

@@ -12,12 +12,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from govchain import services
-from govchain.api import create_app
-from govchain.api.ratelimit import LoginThrottle, RateLimiter, retry_after_header
-from govchain.api.tokens import issue_token
-from govchain.context import Context
-from govchain.db import UnitOfWork
-from govchain.security import api_key_prefix, hash_password, new_api_key, password_hasher
+from govchain.adapters.context import Context
+from govchain.adapters.db import UnitOfWork
+from govchain.domain.security import api_key_prefix, hash_password, new_api_key, password_hasher
+from govchain.entrypoints.http.app import create_app
+from govchain.entrypoints.http.ratelimit import LoginThrottle, RateLimiter, retry_after_header
+from govchain.entrypoints.http.tokens import issue_token
 from govchain.settings import Settings
 
 AACHEN = "05334002"

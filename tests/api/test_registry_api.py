@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from govchain.api import create_app
-from govchain.db import UnitOfWork
-from govchain.security import hash_password, password_hasher
+from govchain.adapters.db import UnitOfWork
+from govchain.domain.security import hash_password, password_hasher
+from govchain.entrypoints.http.app import create_app
 from govchain.settings import Settings
 
 PASSWORD = "richtig-langes-passwort"

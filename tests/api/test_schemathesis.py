@@ -34,9 +34,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from govchain import services
-from govchain.context import Context
-from govchain.db import UnitOfWork, default_database_url, make_engine, upgrade
-from govchain.security import hash_password
+from govchain.adapters.context import Context
+from govchain.adapters.db import UnitOfWork, default_database_url, make_engine, upgrade
+from govchain.domain.security import hash_password
 
 AACHEN = "05334002"
 PASSPHRASE = "test passphrase – not a secret"

@@ -8,7 +8,8 @@ from typing import Any
 
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from govchain.testing.browser import (
+from govchain.domain.usecases import UseCase, UseCaseRegistry, default_usecases_dir
+from support.browser import (
     DESKTOP,
     PHONE,
     clear_cookies,
@@ -18,8 +19,7 @@ from govchain.testing.browser import (
     run_axe,
     set_viewport,
 )
-from govchain.testing.server import RunningService
-from govchain.usecases import UseCase, UseCaseRegistry, default_usecases_dir
+from support.server import RunningService
 
 USECASES = UseCaseRegistry.load(default_usecases_dir())
 

@@ -16,8 +16,8 @@ import pytest
 from browser_kit import Web
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from govchain.testing.browser import DESKTOP, chromium, enable_downloads, missing_browser, set_viewport
-from govchain.testing.server import RunningService, running_service
+from support.browser import DESKTOP, chromium, enable_downloads, missing_browser, set_viewport
+from support.server import RunningService, running_service
 
 
 def need_browser() -> None:

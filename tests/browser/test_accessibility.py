@@ -15,9 +15,9 @@ import pytest
 from browser_kit import USECASES, Web, example
 from selenium.webdriver.common.by import By
 
-from govchain.security import new_link_token
-from govchain.testing.browser import wait_css, wait_url
-from govchain.testing.server import RunningService
+from govchain.domain.security import new_link_token
+from support.browser import wait_css, wait_url
+from support.server import RunningService
 
 pytestmark = pytest.mark.browser
 

@@ -21,9 +21,9 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
-from govchain.documents import iter_leaves
-from govchain.pdf import ATTACHMENT_NAME
-from govchain.testing.browser import (
+from govchain.domain.documents import iter_leaves
+from govchain.presentation.pdf import ATTACHMENT_NAME
+from support.browser import (
     date_keys,
     fill_form,
     focus_outline,
@@ -33,7 +33,7 @@ from govchain.testing.browser import (
     wait_for_download,
     wait_url,
 )
-from govchain.testing.server import AACHEN
+from support.server import AACHEN
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,7 @@ from eth_typing import ChecksumAddress
 from eth_utils.crypto import keccak
 from web3.types import TxReceipt
 
-from govchain.chain import Chain
+from govchain.adapters.chain import Chain
 
 ETHER = 10**18
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from chain_kit import Adapter, Toolkit
 
-from govchain.chain import Chain, open_chain
-from govchain.testing import AnvilNode
+from govchain.adapters.chain import Chain, open_chain
+from support.anvil import AnvilNode
 
 
 @pytest.fixture(params=["memory", "home", pytest.param("anvil", marks=pytest.mark.anvil)])

@@ -27,15 +27,15 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import Nonce
 from web3.utils.address import get_create_address
 
-from govchain import artifacts
-from govchain.chain import (
+from govchain.adapters import artifacts
+from govchain.adapters.chain import (
     Chain,
     InvalidTimestampError,
     TransactionRejectedError,
     open_chain,
 )
 from govchain.errors import GovchainError, LedgerUnavailableError
-from govchain.testing import start_anvil
+from support.anvil import start_anvil
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from eth_account import Account
 from eth_utils.crypto import keccak
 from web3.types import Wei
 
-from govchain.chain import ChainFeatureUnsupportedError, TransactionRejectedError, open_chain
-from govchain.chain.embedded import EmbeddedChain, _Journal
+from govchain.adapters.chain import ChainFeatureUnsupportedError, TransactionRejectedError, open_chain
+from govchain.adapters.chain.embedded import EmbeddedChain, _Journal
 from govchain.errors import ConfigurationError, GovchainError
 
 # Run as a separate process: prints what it sees of the chain in a home, or writes to it.
@@ -25,7 +25,7 @@ PROCESS = r"""
 import json, sys, time
 from pathlib import Path
 from eth_account import Account
-from govchain.chain import open_chain
+from govchain.adapters.chain import open_chain
 
 home, mode = Path(sys.argv[1]), sys.argv[2]
 with open_chain(home=home, rpc_url=None) as chain:

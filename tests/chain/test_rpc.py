@@ -19,11 +19,10 @@ from typing import Any
 import pytest
 from chain_kit import ETHER
 
-from govchain.chain import ChainFeatureUnsupportedError, open_chain
-from govchain.chain.rpc import RpcChain
+from govchain.adapters.chain import ChainFeatureUnsupportedError, open_chain
+from govchain.adapters.chain.rpc import RpcChain
 from govchain.errors import ConfigurationError, LedgerUnavailableError
-from govchain.testing import AnvilNode, find_anvil, start_anvil
-from govchain.testing.anvil import _group_alive, free_port
+from support.anvil import AnvilNode, _group_alive, find_anvil, free_port, start_anvil
 
 ADDRESS = "0x000000000000000000000000000000000000dEaD"
 Respond = Callable[[bytes], tuple[int, bytes]]  # request body -> (HTTP status, response body)

@@ -22,8 +22,8 @@ from web3.contract import Contract
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.types import TxReceipt
 
-from govchain import artifacts
-from govchain.merkle import MerkleTree
+from govchain.adapters import artifacts
+from govchain.domain.merkle import MerkleTree
 
 AGS_AACHEN = b"05334002"
 AGS_GELSENKIRCHEN = b"05513000"

@@ -2,7 +2,7 @@
 
     .venv-slither/bin/python tests/contracts/slither_runner.py INPUT.json OUTPUT.json
 
-INPUT.json is the standard-json input that `govchain.build` compiles (every source, ours and
+INPUT.json is the standard-json input that `govchain.adapters.build` compiles (every source, ours and
 OpenZeppelin's, by content under the keys solc sees; pinned settings), so Slither analyses exactly
 what is deployed. The compiler is the pinned solc-js behind `scripts/solc.js`; crytic-compile calls
 it like a native solc (with `--allow-paths`, which solc.js does not know and the input does not

@@ -15,7 +15,7 @@ import pytest
 from contracts_world import World
 from eth_utils.crypto import keccak
 
-from govchain import artifacts, build
+from govchain.adapters import artifacts, build
 from govchain.errors import ConfigurationError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from govchain import artifacts
+from govchain.adapters import artifacts
 
 # Declared by OpenZeppelin's IAccessControl; our contracts never change a role's admin role.
 NEVER_EMITTED = {"RoleAdminChanged"}

@@ -17,7 +17,7 @@ from contracts_world import (
 )
 from eth_utils.crypto import keccak
 
-from govchain.merkle import MerkleTree, hash_pair, leaf_of, process_proof, root_of
+from govchain.domain.merkle import MerkleTree, hash_pair, leaf_of, process_proof, root_of
 
 NONE, SUSPENDED, REVOKED = 0, 1, 2
 ZERO32 = b"\x00" * 32

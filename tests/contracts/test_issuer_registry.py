@@ -42,7 +42,7 @@ def test_supports_access_control_interfaces(world: World) -> None:
 
 
 def test_constructor_rejects_zero_admin(world: World) -> None:
-    from govchain import artifacts
+    from govchain.adapters import artifacts
 
     art = artifacts.load("IssuerRegistry")
     factory = world.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from govchain import build
+from govchain.adapters import build
 
 REPO = Path(__file__).resolve().parents[2]
 SLITHER_PYTHON = REPO / ".venv-slither" / "bin" / "python"

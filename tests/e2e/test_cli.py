@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from govchain.timefmt import BERLIN
+from govchain.domain.timefmt import BERLIN
 
 pytestmark = pytest.mark.slow
 
@@ -113,9 +113,9 @@ def test_disclose_then_verify(demo_run: tuple[Path, Path, str], tmp_path: Path) 
 def test_disclose_refuses_the_time_windows_and_a_copy_without_them_is_invalid(
         demo_run: tuple[Path, Path, str], tmp_path: Path) -> None:
     # issue 16, finding 2: a street-music permit with a window hidden read VALID at any hour
-    from govchain import schedule
-    from govchain.documents import disclose
-    from govchain.timefmt import parse_time
+    from govchain.domain import schedule
+    from govchain.domain.documents import disclose
+    from govchain.domain.timefmt import parse_time
 
     home, out, _ = demo_run
     permit = next(out.glob("*-strassenmusik-1.json"))
@@ -174,7 +174,7 @@ def test_issue_and_registrar_commands(demo_run: tuple[Path, Path, str], tmp_path
     govchain(home, "revoke", str(doc), "--reason", "2")
     assert govchain(home, "verify", str(doc), check=False).stdout.startswith("REVOKED")
     # Every CLI write is kept in the home's database: the record and the audit log.
-    from govchain.db import UnitOfWork, default_database_url, make_engine
+    from govchain.adapters.db import UnitOfWork, default_database_url, make_engine
 
     engine = make_engine(default_database_url(home))
     with UnitOfWork(engine) as uow:
@@ -190,7 +190,7 @@ def test_issue_and_registrar_commands(demo_run: tuple[Path, Path, str], tmp_path
 
 
 def _documents_in(home: Path) -> int:
-    from govchain.db import UnitOfWork, default_database_url, make_engine, upgrade
+    from govchain.adapters.db import UnitOfWork, default_database_url, make_engine, upgrade
 
     engine = make_engine(default_database_url(home))
     try:

@@ -15,9 +15,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from govchain.db import upgrade
-from govchain.testing.anvil import find_anvil, free_port
-from govchain.testing.databases import fresh_database
+from govchain.adapters.db import upgrade
+from support.anvil import find_anvil, free_port
+from support.databases import fresh_database
 
 
 @pytest.fixture

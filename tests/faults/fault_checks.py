@@ -11,11 +11,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from govchain import services
-from govchain.context import Context
-from govchain.db import UnitOfWork
-from govchain.hashing import to_hex
-from govchain.testing.service import PASSPHRASE
-from govchain.verification import Status
+from govchain.adapters.context import Context
+from govchain.adapters.db import UnitOfWork
+from govchain.domain.hashing import to_hex
+from govchain.domain.verification import Status
+from support.service import PASSPHRASE
 
 
 def all_records(engine: sa.Engine) -> tuple[list, dict]:  # type: ignore[type-arg]

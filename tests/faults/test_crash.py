@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from fault_checks import assert_nothing_lost_or_doubled
 
 from conftest import Node
-from govchain.testing.service import ServeProcess, prepare_home
+from support.service import ServeProcess, prepare_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.anvil]
 

@@ -13,8 +13,8 @@ from fault_checks import assert_nothing_lost_or_doubled
 from test_crash import USECASE, subjects
 
 from conftest import Node
-from govchain.db import BatchRecord, UnitOfWork
-from govchain.testing.service import ServeProcess, prepare_home
+from govchain.adapters.db import BatchRecord, UnitOfWork
+from support.service import ServeProcess, prepare_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.anvil]
 

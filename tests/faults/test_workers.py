@@ -22,7 +22,7 @@ from fault_checks import assert_nothing_lost_or_doubled
 from test_crash import USECASE, subjects
 
 from conftest import Node
-from govchain.testing.service import ServeProcess, prepare_home
+from support.service import ServeProcess, prepare_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.anvil]
 

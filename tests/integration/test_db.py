@@ -24,9 +24,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
-from govchain import security
-from govchain.anchoring import Listener, batch_members
-from govchain.db import (
+from govchain.adapters.db import (
     UnitOfWork,
     check_schema,
     current_revision,
@@ -35,9 +33,10 @@ from govchain.db import (
     make_engine,
     upgrade,
 )
-from govchain.db.models import Base
-from govchain.db.repositories import ANCHORED_CHANNEL, COPY_FROM, PENDING_CHANNEL
-from govchain.documents import (
+from govchain.adapters.db.models import Base
+from govchain.adapters.db.repositories import ANCHORED_CHANNEL, COPY_FROM, PENDING_CHANNEL
+from govchain.domain import security
+from govchain.domain.documents import (
     AnchorRef,
     IssuerRef,
     SaltedDocument,
@@ -46,6 +45,8 @@ from govchain.documents import (
     new_document,
     salt_document,
 )
+from govchain.domain.hashing import to_hex
+from govchain.domain.merkle import MerkleTree
 from govchain.errors import (
     ConfigurationError,
     ConflictError,
@@ -54,9 +55,8 @@ from govchain.errors import (
     SchemaError,
     StorageError,
 )
-from govchain.hashing import to_hex
-from govchain.merkle import MerkleTree
-from govchain.testing.databases import fresh_database
+from govchain.pipeline.anchoring import Listener, batch_members
+from support.databases import fresh_database
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 

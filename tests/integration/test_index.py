@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from govchain import services
-from govchain.context import Context
-from govchain.hashing import from_hex32
-from govchain.index import IndexedLedger, StatusIndex
-from govchain.ledger import OnChainVerification
-from govchain.verification import Status, verify_document
+from govchain.adapters.context import Context
+from govchain.adapters.index import IndexedLedger, StatusIndex
+from govchain.adapters.ledger import OnChainVerification
+from govchain.domain.hashing import from_hex32
+from govchain.domain.verification import Status, verify_document
 
 MUENSTER = "05515000"
 BIELEFELD = "05711000"

@@ -10,12 +10,12 @@ import pytest
 import sqlalchemy as sa
 
 from govchain import services
-from govchain.anchoring import anchor_now
-from govchain.context import Context
-from govchain.db import UnitOfWork, make_engine, upgrade
-from govchain.documents import iter_leaves
+from govchain.adapters.context import Context
+from govchain.adapters.db import UnitOfWork, make_engine, upgrade
+from govchain.domain.documents import iter_leaves
+from govchain.domain.verification import CheckStatus, Status
 from govchain.errors import InputError
-from govchain.verification import CheckStatus, Status
+from govchain.pipeline.anchoring import anchor_now
 
 AACHEN = "05334002"
 BASE = "https://govchain.example.nrw"

@@ -10,10 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from govchain import services
-from govchain.anchoring import anchor_now
-from govchain.context import Context
-from govchain.db import DocumentRecord, UnitOfWork, make_engine, upgrade
-from govchain.documents import (
+from govchain.adapters.context import Context
+from govchain.adapters.db import DocumentRecord, UnitOfWork, make_engine, upgrade
+from govchain.domain.documents import (
     AnchorRef,
     IssuerRef,
     finish_document,
@@ -21,9 +20,10 @@ from govchain.documents import (
     new_document,
     salt_document,
 )
+from govchain.domain.timefmt import now, parse_time
+from govchain.domain.verification import Status
 from govchain.errors import PermissionDeniedError, RecordNotFoundError, ValidationError
-from govchain.timefmt import now, parse_time
-from govchain.verification import Status
+from govchain.pipeline.anchoring import anchor_now
 
 AACHEN, KOELN = "05334002", "05315000"
 

@@ -14,11 +14,11 @@ import pytest
 import sqlalchemy as sa
 
 from govchain import services
-from govchain.anchoring import anchor_now
-from govchain.context import Context
-from govchain.db import UnitOfWork, upgrade
-from govchain.documents import iter_leaves
-from govchain.testing.databases import KINDS, fresh_database
+from govchain.adapters.context import Context
+from govchain.adapters.db import UnitOfWork, upgrade
+from govchain.domain.documents import iter_leaves
+from govchain.pipeline.anchoring import anchor_now
+from support.databases import KINDS, fresh_database
 
 AACHEN = "05334002"
 OWN_RECORDS = {"documents"}

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from govchain import services
-from govchain.context import Context
-from govchain.documents import disclose
+from govchain.adapters.context import Context
+from govchain.domain.documents import disclose
+from govchain.domain.timefmt import parse_time
+from govchain.domain.verification import CheckStatus, Status
 from govchain.errors import NotAuthorizedError, ValidationError
-from govchain.timefmt import parse_time
-from govchain.verification import CheckStatus, Status
 
 AACHEN = "05334002"
 GELSENKIRCHEN = "05513000"
@@ -28,7 +28,7 @@ def example(ctx: Context, usecase_id: str, i: int = 0) -> services.IssueRequest:
 
 
 def inside_window_or_none(ctx: Context, doc: dict[str, Any]) -> datetime | None:
-    from govchain import schedule
+    from govchain.domain import schedule
 
     uc = ctx.usecases.get(doc["credentialStatus"]["usecase"])
     if uc.schedule_pointer is None:

@@ -25,9 +25,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from govchain import services, strictjson
-from govchain.api import create_app
-from govchain.context import Context
+from govchain import services
+from govchain.adapters.context import Context
+from govchain.domain import strictjson
+from govchain.entrypoints.http.app import create_app
 from govchain.settings import Settings
 
 AACHEN = "05334002"
@@ -367,9 +368,9 @@ def _year(value: object) -> int | None:
 
 @pytest.fixture(scope="module")
 def clerk(api: Api) -> dict[str, str]:
-    from govchain.api.tokens import issue_token
-    from govchain.db import UnitOfWork
-    from govchain.security import hash_password, password_hasher
+    from govchain.adapters.db import UnitOfWork
+    from govchain.domain.security import hash_password, password_hasher
+    from govchain.entrypoints.http.tokens import issue_token
 
     app = api.client.app
     with UnitOfWork(app.state.engine) as uow:  # type: ignore[attr-defined]

@@ -19,13 +19,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from govchain import schedule, services
-from govchain.context import Context
-from govchain.documents import ENVELOPE_KEYS, PROOF_KEYS, disclose, is_within, iter_leaves
+from govchain import services
+from govchain.adapters.context import Context
+from govchain.domain import schedule
+from govchain.domain.documents import ENVELOPE_KEYS, PROOF_KEYS, disclose, is_within, iter_leaves
+from govchain.domain.hashing import canonical_json
+from govchain.domain.timefmt import parse_time
+from govchain.domain.verification import Status
 from govchain.errors import InputError
-from govchain.hashing import canonical_json
-from govchain.timefmt import parse_time
-from govchain.verification import Status
 
 AACHEN = "05334002"
 PASSPHRASE = "test passphrase – not a secret"

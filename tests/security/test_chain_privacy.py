@@ -21,10 +21,11 @@ from typing import Any
 import pytest
 from hexbytes import HexBytes
 
-from govchain import documents, services
-from govchain.context import Context
-from govchain.documents import field_hash, iter_leaves, target_hash_of
-from govchain.hashing import canonical_json, from_hex32, keccak, to_hex
+from govchain import services
+from govchain.adapters.context import Context
+from govchain.domain import documents
+from govchain.domain.documents import field_hash, iter_leaves, target_hash_of
+from govchain.domain.hashing import canonical_json, from_hex32, keccak, to_hex
 
 AACHEN = "05334002"
 PASSPHRASE = "test passphrase – not a secret"

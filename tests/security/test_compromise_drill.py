@@ -21,13 +21,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from govchain import services
-from govchain.api import create_app
-from govchain.context import Context
-from govchain.db import UnitOfWork
+from govchain.adapters.context import Context
+from govchain.adapters.db import UnitOfWork
+from govchain.domain.security import hash_password, password_hasher
+from govchain.domain.timefmt import parse_time
+from govchain.entrypoints.http.app import create_app
 from govchain.errors import GovchainError, NotAuthorizedError
-from govchain.security import hash_password, password_hasher
 from govchain.settings import Settings
-from govchain.timefmt import parse_time
 
 AACHEN = "05334002"
 DOG = "gefaehrlicher-hund"

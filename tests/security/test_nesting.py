@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import requests
 
-from govchain.testing.server import (
+from support.server import (
     AACHEN,
     RunningService,
     govchain_command,
@@ -64,7 +64,7 @@ def with_deep(value: dict[str, Any], where: Callable[[dict[str, Any]], dict[str,
 
 
 def example_subject() -> dict[str, Any]:
-    from govchain.usecases import UseCaseRegistry, default_usecases_dir
+    from govchain.domain.usecases import UseCaseRegistry, default_usecases_dir
 
     subject: dict[str, Any] = UseCaseRegistry.load(default_usecases_dir()).get(DOG).examples[0][
         "subject"]
@@ -192,7 +192,7 @@ def test_govchain_verify_refuses_with_exit_2(tmp_path: Path) -> None:
 _RUN_COMMANDS = textwrap.dedent("""
     import json, sys
     from click.testing import CliRunner
-    from govchain.cli import main
+    from govchain.entrypoints.cli import main
     print(json.dumps({"recursion_limit": sys.getrecursionlimit()}), flush=True)
     for args in json.loads(sys.argv[1]):
         print(json.dumps({"start": args}), flush=True)

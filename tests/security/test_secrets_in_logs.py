@@ -25,10 +25,10 @@ import requests
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from govchain.api import create_app
-from govchain.cli import main
-from govchain.context import Context
-from govchain.security import format_link_code
+from govchain.adapters.context import Context
+from govchain.domain.security import format_link_code
+from govchain.entrypoints.cli import main
+from govchain.entrypoints.http.app import create_app
 from govchain.settings import Settings
 
 AACHEN = "05334002"
@@ -69,7 +69,7 @@ def _cli(home: Path, *args: str, input: str | None = None) -> str:
 
 
 def _example(usecase: str) -> dict[str, Any]:
-    from govchain.usecases import UseCaseRegistry, default_usecases_dir
+    from govchain.domain.usecases import UseCaseRegistry, default_usecases_dir
 
     subject: dict[str, Any] = UseCaseRegistry.load(default_usecases_dir()).get(
         usecase).examples[0]["subject"]

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from govchain.api import create_app
-from govchain.db import DATABASE_FILENAME
+from govchain.adapters.db import DATABASE_FILENAME
+from govchain.entrypoints.http.app import create_app
 from govchain.settings import Settings
-from govchain.testing.server import RunningService, running_service
+from support.server import RunningService, running_service
 
 PUBLIC_RATE = 3
 MAX_FAILURES = 3

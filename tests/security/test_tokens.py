@@ -19,13 +19,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from govchain import security, services
-from govchain.api import deps, tokens
-from govchain.api.routes import auth
-from govchain.api.tokens import InvalidTokenError, issue_token, read_token
-from govchain.context import Context
-from govchain.db import UnitOfWork
-from govchain.security import (
+from govchain import services
+from govchain.adapters.context import Context
+from govchain.adapters.db import UnitOfWork
+from govchain.domain import security
+from govchain.domain.security import (
     api_key_matches,
     api_key_prefix,
     hash_password,
@@ -33,6 +31,9 @@ from govchain.security import (
     password_hasher,
     verify_password,
 )
+from govchain.entrypoints.http import deps, tokens
+from govchain.entrypoints.http.api.routes import auth
+from govchain.entrypoints.http.tokens import InvalidTokenError, issue_token, read_token
 from govchain.settings import Settings
 
 AACHEN = "05334002"
@@ -91,7 +92,7 @@ def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]
 
 
 def create_app_for(home: Path) -> Any:
-    from govchain.api import create_app
+    from govchain.entrypoints.http.app import create_app
 
     return create_app(Settings(home=home, token_ttl_minutes=5))
 

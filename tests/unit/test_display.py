@@ -10,16 +10,7 @@ from typing import Any
 
 import pytest
 
-from govchain.display import (
-    ShownField,
-    ShownSection,
-    declaration_text,
-    document_facts,
-    format_date,
-    format_datetime,
-    shown_sections,
-)
-from govchain.documents import (
+from govchain.domain.documents import (
     AnchorRef,
     IssuerRef,
     declaration_evidence,
@@ -30,8 +21,17 @@ from govchain.documents import (
     new_document,
     salt_document,
 )
-from govchain.usecases import UseCase, UseCaseRegistry
-from govchain.verification import declaration_of
+from govchain.domain.usecases import UseCase, UseCaseRegistry
+from govchain.domain.verification import declaration_of
+from govchain.presentation.display import (
+    ShownField,
+    ShownSection,
+    declaration_text,
+    document_facts,
+    format_date,
+    format_datetime,
+    shown_sections,
+)
 
 USECASES = Path(__file__).resolve().parents[2] / "usecases"
 REGISTRY = UseCaseRegistry.load(USECASES)

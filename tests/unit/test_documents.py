@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from govchain.documents import (
+from govchain.domain.documents import (
     SALT_BYTES,
     AnchorRef,
     IssuerRef,
@@ -25,9 +25,9 @@ from govchain.documents import (
     recompute_target_hash,
     salt_document,
 )
+from govchain.domain.hashing import from_hex32, to_hex
+from govchain.domain.merkle import root_of
 from govchain.errors import InputError
-from govchain.hashing import from_hex32, to_hex
-from govchain.merkle import root_of
 
 ISSUER = IssuerRef(name="Stadt Aachen", ags="05334002",
                    account="0x00000000000000000000000000000000000000a1",

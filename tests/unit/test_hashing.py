@@ -9,8 +9,8 @@ from eth_hash.auto import keccak as reference_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from govchain.domain.hashing import canonical_json, keccak, leaf_json
 from govchain.errors import InputError
-from govchain.hashing import canonical_json, keccak, leaf_json
 
 scalars = st.one_of(
     st.text(),  # any code point, control characters and non-BMP included
@@ -93,8 +93,8 @@ def test_canonical_json_of_ascii_keys_is_rfc8785(value: Any) -> None:
        hashes=st.lists(st.binary(min_size=32, max_size=32), max_size=30))
 def test_target_hash_is_keccak_of_the_jcs_it_describes(envelope: dict[str, str],
                                                        hashes: list[bytes]) -> None:
-    from govchain.documents import target_hash_of
-    from govchain.hashing import to_hex
+    from govchain.domain.documents import target_hash_of
+    from govchain.domain.hashing import to_hex
 
     expected = reference_keccak(rfc8785.dumps({
         "envelope": to_hex(reference_keccak(rfc8785.dumps(envelope))),

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from govchain.merkle import MerkleTree, StoredTree, hash_pair, leaf_of, process_proof, root_of
+from govchain.domain.merkle import MerkleTree, StoredTree, hash_pair, leaf_of, process_proof, root_of
 
 
 def targets(n: int) -> list[bytes]:

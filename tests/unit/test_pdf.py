@@ -18,11 +18,11 @@ from test_display import (  # the same issued examples (rootdir on sys.path)
     issued,
 )
 
-from govchain.display import format_date, shown_sections
-from govchain.documents import disclose
-from govchain.pdf import ATTACHMENT_NAME, render_certificate, verify_page_url
-from govchain.security import format_link_code, new_link_token
-from govchain.usecases import UseCase
+from govchain.domain.documents import disclose
+from govchain.domain.security import format_link_code, new_link_token
+from govchain.domain.usecases import UseCase
+from govchain.presentation.display import format_date, shown_sections
+from govchain.presentation.pdf import ATTACHMENT_NAME, render_certificate, verify_page_url
 
 BASE = "http://127.0.0.1:8765"
 

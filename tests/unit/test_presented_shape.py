@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from govchain.documents import (
+from govchain.domain.documents import (
     AnchorRef,
     IssuerRef,
     check_presented,
@@ -28,9 +28,9 @@ from govchain.documents import (
     recompute_target_hash,
     salt_document,
 )
+from govchain.domain.hashing import from_hex32
+from govchain.domain.usecases import UseCase, UseCaseRegistry, default_usecases_dir, load_usecase
 from govchain.errors import ConfigurationError, InputError
-from govchain.hashing import from_hex32
-from govchain.usecases import UseCase, UseCaseRegistry, default_usecases_dir, load_usecase
 
 ISSUER = IssuerRef(name="Stadt Aachen", ags="05334002",
                    account="0x00000000000000000000000000000000000000a1",

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from govchain.errors import InputError
-from govchain.schedule import (
+from govchain.domain.schedule import (
     DAYS,
     RANGE,
     ScheduleResult,
@@ -22,6 +21,7 @@ from govchain.schedule import (
     window_problems,
     windows_from_subject,
 )
+from govchain.errors import InputError
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WEEKDAYS = ["mo", "di", "mi", "do", "fr", "sa"]

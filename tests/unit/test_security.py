@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from govchain import security
+from govchain.domain import security
 from govchain.errors import InputError, LinkTokenError
 
 # Cheap argon2id costs: the tests check behaviour, not the work factor.
@@ -225,7 +225,7 @@ def test_normalize_landlord_code_refuses_non_codes(bad: str) -> None:
 def test_records_keep_secrets_out_of_repr() -> None:
     from datetime import UTC, datetime
 
-    from govchain.db.repositories import ApiKeyRecord, LinkRecord, UserRecord
+    from govchain.adapters.db.repositories import ApiKeyRecord, LinkRecord, UserRecord
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
     pw_hash = security.hash_password("geheim", hasher=FAST)

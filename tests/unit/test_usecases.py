@@ -15,10 +15,9 @@ from eth_utils.crypto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from govchain import schedule
-from govchain.documents import iter_leaves, parse_pointer
-from govchain.errors import ConfigurationError, UnknownUseCaseError, ValidationError
-from govchain.usecases import (
+from govchain.domain import schedule
+from govchain.domain.documents import iter_leaves, parse_pointer
+from govchain.domain.usecases import (
     ENV_USECASES,
     FIELD_FORMATS,
     UseCase,
@@ -26,6 +25,7 @@ from govchain.usecases import (
     _field_errors,
     default_usecases_dir,
 )
+from govchain.errors import ConfigurationError, UnknownUseCaseError, ValidationError
 
 USECASES = Path(__file__).resolve().parents[2] / "usecases"
 IDS = ["gefaehrlicher-hund", "strassenmusik", "wohnungsgeberbestaetigung"]

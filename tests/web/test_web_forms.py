@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 from web_kit import AACHEN, Site, csrf_of, login, make_site, post_form, status_of_page
 
-from govchain.timefmt import BERLIN
-from govchain.usecases import UseCase, UseCaseRegistry, default_usecases_dir
-from govchain.web.forms import (
+from govchain.domain.timefmt import BERLIN
+from govchain.domain.usecases import UseCase, UseCaseRegistry, default_usecases_dir
+from govchain.entrypoints.http.web.forms import (
     COUNT_PREFIX,
     apply_row_buttons,
     build_form,
     raw_from_subject,
     subject_from_form,
 )
-from govchain.web.i18n import Translator
+from govchain.entrypoints.http.web.i18n import Translator
 
 SHIPPED = UseCaseRegistry.load(default_usecases_dir())
 EXAMPLES = [(uc, i) for uc in SHIPPED for i in range(len(uc.examples))]

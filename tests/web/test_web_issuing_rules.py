@@ -7,9 +7,9 @@ import pytest
 from web_kit import DOG, KOELN, MUSIC, Site, csrf_of, example, login, post_form, text_of
 
 from govchain import services
-from govchain.anchoring import Anchoring, anchor_now
-from govchain.web import issuing
-from govchain.web.forms import raw_from_subject
+from govchain.entrypoints.http.web import issuing
+from govchain.entrypoints.http.web.forms import raw_from_subject
+from govchain.pipeline.anchoring import Anchoring, anchor_now
 
 
 def _stored(site: Site) -> int:

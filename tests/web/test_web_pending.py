@@ -8,9 +8,9 @@ import re
 import pytest
 from web_kit import DOG, Site, csrf_of, example, login, post_form, status_of_page
 
-from govchain.anchoring import Anchoring
-from govchain.web import issuing
-from govchain.web.forms import raw_from_subject
+from govchain.entrypoints.http.web import issuing
+from govchain.entrypoints.http.web.forms import raw_from_subject
+from govchain.pipeline.anchoring import Anchoring
 
 
 def test_a_document_still_pending_shows_a_self_reloading_page(site: Site,

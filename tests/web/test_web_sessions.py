@@ -7,9 +7,9 @@ import re
 from fastapi.testclient import TestClient
 from web_kit import PASSWORD, Site, csrf_of, login, post_form, text_of
 
-from govchain.api.ratelimit import LoginThrottle
-from govchain.api.tokens import DEVICE_COOKIE
-from govchain.web.session import CSRF_COOKIE, SESSION_COOKIE
+from govchain.entrypoints.http.ratelimit import LoginThrottle
+from govchain.entrypoints.http.tokens import DEVICE_COOKIE
+from govchain.entrypoints.http.web.session import CSRF_COOKIE, SESSION_COOKIE
 
 
 def test_login_sets_a_strict_session_cookie_and_logout_ends_it(site: Site) -> None:

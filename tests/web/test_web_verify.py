@@ -10,8 +10,8 @@ import pytest
 from web_kit import DOG, Site, csrf_of, example, login, status_of_page, text_of
 
 from govchain import services
+from govchain.domain.security import format_link_code
 from govchain.errors import LedgerUnavailableError
-from govchain.security import format_link_code
 
 
 def _issued(site: Site) -> dict[str, Any]:
@@ -118,7 +118,7 @@ def test_the_printed_code_leads_to_the_link_page(site: Site) -> None:
 
 
 def test_link_pages_are_rate_limited(site: Site) -> None:
-    from govchain.api.ratelimit import RateLimiter
+    from govchain.entrypoints.http.ratelimit import RateLimiter
 
     app = site.app_client.app
     saved = app.state.public_limiter  # type: ignore[attr-defined]

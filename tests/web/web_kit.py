@@ -16,12 +16,12 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from govchain import services
-from govchain.api import create_app
-from govchain.context import Context
-from govchain.db import UnitOfWork
-from govchain.security import hash_password, password_hasher
+from govchain.adapters.context import Context
+from govchain.adapters.db import UnitOfWork
+from govchain.domain.security import hash_password, password_hasher
+from govchain.entrypoints.http.app import create_app
 from govchain.settings import Settings
-from govchain.testing.databases import fresh_database
+from support.databases import fresh_database
 
 AACHEN = "05334002"
 KOELN = "05315000"

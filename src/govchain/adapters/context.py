@@ -1,0 +1,135 @@
+"""The govchain home directory and the objects a command works with (chain, ledger, keys, use cases).
+
+Layout of a home (default ~/.govchain, or --home / GOVCHAIN_HOME):
+    chain/              the embedded chain's journal (absent when a JSON-RPC node is used)
+    keys/               encrypted keystores of the registrar and the issuer accounts
+    secrets/passphrase  development homes only: the random keystore passphrase (mode 0600)
+    deployment.json     chain id and contract addresses of this ledger
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from govchain.adapters.chain.base import Chain, open_chain
+from govchain.adapters.files import private_dir
+from govchain.adapters.keys import (
+    ENV_PASSPHRASE,
+    ENV_PASSPHRASE_FILE,
+    KeyStore,
+    create_dev_passphrase,
+    resolve_passphrase,
+)
+from govchain.adapters.ledger import Deployment, Ledger
+from govchain.domain.usecases import UseCaseRegistry, default_usecases_dir
+from govchain.errors import KeyStoreError
+
+if TYPE_CHECKING:
+    from govchain.adapters.index import IndexedLedger
+    from govchain.domain.verification import LedgerReader
+
+ENV_HOME = "GOVCHAIN_HOME"
+ENV_RPC_URL = "GOVCHAIN_RPC_URL"
+REGISTRAR_LABEL = "registrar"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get(ENV_HOME) or Path.home() / ".govchain")
+
+
+def issuer_label(ags: str) -> str:
+    return f"issuer:{ags}"
+
+
+@dataclass
+class Context:
+    """Lazily opened resources of one home; close() releases the chain."""
+
+    home: Path
+    rpc_url: str | None = None
+    usecases_dir: Path | None = None
+    _chain: Chain | None = field(default=None, repr=False)
+    # Set by a long-running service (use_index): verification then answers from the status index.
+    indexed: IndexedLedger | None = field(default=None, repr=False)
+
+    @property
+    def deployment_file(self) -> Path:
+        return self.home / "deployment.json"
+
+    @property
+    def dev_passphrase_file(self) -> Path:
+        return self.home / "secrets" / "passphrase"
+
+    @property
+    def initialised(self) -> bool:
+        return self.deployment_file.exists()
+
+    @property
+    def chain(self) -> Chain:
+        if self._chain is None:
+            private_dir(self.home)
+            self._chain = open_chain(home=None if self.rpc_url else self.home,
+                                     rpc_url=self.rpc_url)
+        return self._chain
+
+    @cached_property
+    def keys(self) -> KeyStore:
+        return KeyStore(self.home / "keys", resolve_passphrase(self.dev_passphrase_file))
+
+    def ensure_keystore(self) -> KeyStore:
+        """The keystore, creating a development passphrase in a new home without one."""
+        private_dir(self.home)
+        configured = os.environ.get(ENV_PASSPHRASE) or os.environ.get(ENV_PASSPHRASE_FILE)
+        if not configured and not self.dev_passphrase_file.exists():
+            if (self.home / "keys").exists():
+                raise KeyStoreError(f"Schlüssel in {self.home / 'keys'}, aber keine Passphrase: "
+                                    f"{ENV_PASSPHRASE} oder {ENV_PASSPHRASE_FILE} setzen")
+            create_dev_passphrase(self.dev_passphrase_file)
+        return self.keys
+
+    @cached_property
+    def deployment(self) -> Deployment:
+        return Deployment.load(self.deployment_file)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.chain, self.deployment)
+
+    @property
+    def reader(self) -> LedgerReader:
+        """What verification asks: the status index where the service keeps one, else the
+        contracts directly (a one-off CLI check: building an index would cost more)."""
+        return self.indexed if self.indexed is not None else self.ledger
+
+    def use_index(self, *, max_lag: int = 1) -> IndexedLedger:
+        """Builds the status index from the contracts' events and makes verification use it."""
+        from govchain.adapters.index import IndexedLedger
+
+        if self.indexed is None:
+            indexed = IndexedLedger(self.ledger, max_lag=max_lag)
+            indexed.index.sync()
+            indexed.start_polling()
+            self.indexed = indexed
+        return self.indexed
+
+    @cached_property
+    def usecases(self) -> UseCaseRegistry:
+        return UseCaseRegistry.load(self.usecases_dir or default_usecases_dir())
+
+    def close(self) -> None:
+        if self.indexed is not None:
+            self.indexed.stop_polling()
+            self.indexed = None
+        if self._chain is not None:
+            self._chain.close()
+            self._chain = None
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,451 @@
+"""Verification of a presented document: integrity, anchoring, issuer, status, validity.
+
+Each check has its own outcome and German message; the overall status follows from them. When the
+ledger cannot be reached the answer is UNVERIFIABLE, never VALID and never INVALID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from govchain.adapters.ledger import Deployment, DocumentStatus, OnChainVerification
+from govchain.domain import schedule
+from govchain.domain.documents import (
+    check_presented,
+    declaration_evidence_of,
+    hiding_placeholders,
+    parse_proof,
+    recompute_target_hash,
+    resolve_pointer,
+)
+from govchain.domain.merkle import root_of
+from govchain.domain.timefmt import de, de_unix, from_unix, now, parse_time
+from govchain.domain.usecases import UseCase, UseCaseRegistry
+from govchain.errors import InputError, LedgerUnavailableError, UnknownUseCaseError
+
+
+class Status(StrEnum):
+    VALID = "VALID"
+    INVALID = "INVALID"
+    REVOKED = "REVOKED"
+    SUSPENDED = "SUSPENDED"
+    EXPIRED = "EXPIRED"
+    NOT_YET_VALID = "NOT_YET_VALID"
+    UNVERIFIABLE = "UNVERIFIABLE"
+
+
+class CheckStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_CHECKED = "not_checked"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: CheckStatus
+    message: str
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    status: Status
+    checks: tuple[Check, ...]
+    checked_at: str
+    document_id: str | None = None
+    usecase: str | None = None
+    issuer: dict[str, str] | None = None  # name and AGS as the ledger knows them
+    anchored_at: str | None = None
+    anchor_block: int | None = None
+    ledger_block: int | None = None
+    status_reason: str | None = None
+    schedule: dict[str, Any] | None = None
+    # For a third party's declaration (declaration_of): who declared, submitted, received it.
+    declaration: dict[str, Any] | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return self.status is Status.VALID
+
+    def check(self, name: str) -> Check:
+        return next(c for c in self.checks if c.name == name)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = str(self.status)
+        data["checks"] = [{"name": c.name, "status": str(c.status), "message": c.message}
+                          for c in self.checks]
+        return data
+
+
+REASONS: dict[int, tuple[str, str]] = {
+    0: ("ohne Angabe", "unspecified"),
+    1: ("Fehler im Dokument", "error in the document"),
+    2: ("Voraussetzungen entfallen", "requirements no longer met"),
+    3: ("auf Antrag der berechtigten Person", "at the holder's request"),
+    4: ("Verstoß gegen Auflagen", "breach of conditions"),
+    5: ("Ersetzt durch ein neues Dokument", "superseded by a new document"),
+    6: ("Prüfung läuft", "under review"),
+    7: ("Verdacht auf Missbrauch", "suspected misuse"),
+}
+
+
+def reason_text(code: int) -> str:
+    return REASONS.get(code, (f"Grund {code}", ""))[0]
+
+
+def declaration_of(document: Mapping[str, Any], usecase: UseCase) -> dict[str, Any] | None:
+    """Who declared what a document of a declaration use case says, who submitted it through
+    which account and which office received it when — from the hashed document: the declarant as
+    the subject names them (None where hidden), the rest from its evidence (documents issued
+    before evidence existed name only the receiving office, their issuer).
+    """
+    if usecase.declaration is None:
+        return None
+    evidence = declaration_evidence_of(document) or {}
+    issuer = document.get("issuer")
+    issuer = issuer if isinstance(issuer, Mapping) else {}
+    received_by = evidence.get("receivedBy")
+    if not isinstance(received_by, Mapping):
+        received_by = issuer
+    submitted_by = evidence.get("submittedBy")
+    received_at = evidence.get("receivedAt")
+    return {
+        "title": dict(usecase.declaration.title),
+        "declared_by": _name_at(document.get("credentialSubject"), usecase.declaration.declared_by),
+        "submitted_by": {"role": str(submitted_by.get("role", "")),
+                         "account": str(submitted_by.get("account", ""))}
+        if isinstance(submitted_by, Mapping) else None,
+        "received_by": {"name": str(received_by.get("name", "")),
+                        "ags": str(received_by.get("ags", ""))},
+        "received_at": received_at if isinstance(received_at, str) else None,
+    }
+
+
+def _name_at(subject: object, pointer: str) -> str | None:
+    """A person's or company's name at `pointer` ("Vorname Name"), None when it is hidden."""
+    try:
+        value = resolve_pointer(subject, pointer)
+    except LookupError:
+        return None
+    if isinstance(value, Mapping):
+        name = " ".join(value[k] for k in ("vorname", "name") if isinstance(value.get(k), str))
+        return name or None
+    return value if isinstance(value, str) else None
+
+
+class LedgerReader(Protocol):
+    """What verification needs from the ledger (direct contract call or, later, an index)."""
+
+    @property
+    def deployment(self) -> Deployment: ...
+
+    def verification(self, root: bytes, target_hash: bytes) -> OnChainVerification: ...
+
+
+_ORDER = ("integrity", "anchoring", "issuer", "status", "validity")
+
+
+def verify_document(
+    document: Mapping[str, Any],
+    *,
+    ledger: LedgerReader,
+    usecases: UseCaseRegistry,
+    at: datetime | None = None,
+) -> VerificationResult:
+    """Verifies `document` as of `at` (default: now); never raises for a bad document."""
+    at = at or now()
+    v = _Verifier(document, ledger, usecases, at)
+    return v.run()
+
+
+def unverifiable(document: Mapping[str, Any], reason: str, at: datetime | None = None
+                 ) -> VerificationResult:
+    """The answer when no ledger can be asked at all."""
+    v = _Verifier(document, _NoLedger(), None, at or now())
+    v._set("anchoring", None, f"Das Ledger ist gerade nicht erreichbar ({reason}).")
+    return v._result(Status.UNVERIFIABLE)
+
+
+def link_result(status: Status, message: str, at: datetime) -> VerificationResult:
+    """The answer for a verification link that cannot be used (unknown, withdrawn, expired)."""
+    checks = tuple(Check(n, CheckStatus.NOT_CHECKED, "nicht geprüft") for n in _ORDER)
+    return VerificationResult(status=status, checks=(*checks, Check("link", CheckStatus.FAILED,
+                                                                         message)),
+                              checked_at=at.isoformat(timespec="seconds"))
+
+
+def with_link_check(result: VerificationResult, message: str) -> VerificationResult:
+    """`result` with a passed `link` check appended."""
+    return replace(result, checks=(*result.checks, Check("link", CheckStatus.PASSED, message)))
+
+
+class _NoLedger:
+    deployment: Deployment
+
+    def verification(self, root: bytes, target_hash: bytes) -> OnChainVerification:
+        raise LedgerUnavailableError("kein Ledger")
+
+
+class _Verifier:
+    def __init__(self, document: Mapping[str, Any], ledger: LedgerReader,
+                 usecases: UseCaseRegistry | None, at: datetime) -> None:
+        self.doc = document
+        self.ledger = ledger
+        self.usecases = usecases
+        self.at = at
+        self.checks: dict[str, Check] = {}
+        self.extra: dict[str, Any] = {}
+
+    def _set(self, name: str, ok: bool | None, message: str) -> None:
+        status = (CheckStatus.NOT_CHECKED if ok is None
+                  else CheckStatus.PASSED if ok else CheckStatus.FAILED)
+        self.checks[name] = Check(name, status, message)
+
+    def _result(self, status: Status, **kw: Any) -> VerificationResult:
+        for name in _ORDER:
+            if name not in self.checks:
+                self._set(name, None, "nicht geprüft")
+        doc_id = self.doc.get("id") if isinstance(self.doc, Mapping) else None
+        return VerificationResult(
+            status=status,
+            checks=tuple(self.checks[n] for n in _ORDER),
+            checked_at=self.at.isoformat(timespec="seconds"),
+            document_id=doc_id if isinstance(doc_id, str) else None,
+            usecase=self.extra.get("usecase"),
+            declaration=self.extra.get("declaration") if status is not Status.INVALID else None,
+            **kw,
+        )
+
+    def run(self) -> VerificationResult:
+        # 1. integrity: the content hashes to the targetHash, the path leads to the root.
+        try:
+            check_presented(self.doc)
+            usecase = self._usecase()
+            proof = parse_proof(self.doc)
+            target = recompute_target_hash(self.doc)
+        except RecursionError:
+            self._set("integrity", False, "Das Dokument ist zu tief verschachtelt")
+            return self._unverifiable_or(Status.INVALID)
+        except InputError as err:
+            self._set("integrity", False, f"Das Dokument ist beschädigt oder unvollständig: {err}")
+            return self._unverifiable_or(Status.INVALID)
+        if target != proof.target_hash:
+            self._set("integrity", False,
+                      "Der Inhalt wurde verändert: er passt nicht zum verankerten Fingerabdruck.")
+            return self._unverifiable_or(Status.INVALID)
+        if root_of(target, proof.path) != proof.merkle_root:
+            self._set("integrity", False, "Der Merkle-Pfad führt nicht zur angegebenen Wurzel.")
+            return self._unverifiable_or(Status.INVALID)
+        problem = self._hiding_problem(usecase)
+        if problem:
+            self._set("integrity", False, problem)
+            return self._unverifiable_or(Status.INVALID)
+        self._set("integrity", True, "Der Inhalt ist unverändert (alle Felder passen zum Nachweis).")
+        self.extra["declaration"] = declaration_of(self.doc, usecase)
+
+        # 2. anchoring
+        issuer = self.doc.get("issuer")
+        if not isinstance(issuer, Mapping):
+            self._set("anchoring", False, "Angaben zum Aussteller fehlen.")
+            return self._result(Status.INVALID)
+        dep = self.ledger.deployment
+        if (issuer.get("chainId") != dep.chain_id
+                or str(issuer.get("registry", "")).lower() != dep.document_registry.lower()):
+            self._set("anchoring", None,
+                      f"Das Dokument gehört zu einem anderen Ledger (Chain {issuer.get('chainId')}, "
+                      f"Register {issuer.get('registry')}) und kann hier nicht geprüft werden.")
+            return self._result(Status.UNVERIFIABLE)
+        try:
+            onchain = self.ledger.verification(proof.merkle_root, proof.target_hash)
+        except LedgerUnavailableError as err:
+            self._set("anchoring", None, f"Das Ledger ist gerade nicht erreichbar ({err}).")
+            return self._result(Status.UNVERIFIABLE)
+        if not onchain.anchored:
+            self._set("anchoring", False,
+                      "Die Wurzel dieses Dokuments ist im Ledger nicht verankert.")
+            return self._result(Status.INVALID, ledger_block=onchain.ledger_block)
+        anchored_at = from_unix(onchain.anchored_at)
+        problem = self._anchor_copy_problem(onchain)
+        if problem:
+            self._set("anchoring", False, problem)
+            return self._result(Status.INVALID, ledger_block=onchain.ledger_block)
+        self._set("anchoring", True,
+                  f"Verankert am {de(anchored_at)} in Block {onchain.anchor_block}.")
+        common = {
+            "issuer": {"name": onchain.municipality_name, "ags": onchain.ags,
+                       "account": onchain.account},
+            "anchored_at": anchored_at.isoformat(),
+            "anchor_block": onchain.anchor_block,
+            "ledger_block": onchain.ledger_block,
+        }
+
+        # 3. issuer: the anchoring account, its municipality and admitted type match the document.
+        problem = self._issuer_problem(issuer, onchain, usecase)
+        if problem:
+            self._set("issuer", False, problem)
+            return self._result(Status.INVALID, **common)
+        if usecase.declaration is not None:
+            self._set("issuer", True,
+                      f"Eingegangen bei {onchain.municipality_name} (AGS {onchain.ags}), zugelassen "
+                      f"für „{usecase.title['de']}“; Schlüssel zum Eingangszeitpunkt gültig. Der "
+                      f"Inhalt ist eine {usecase.declaration.title['de']}, keine Aussage der "
+                      "Behörde.")
+        else:
+            self._set("issuer", True,
+                      f"Ausgestellt von {onchain.municipality_name} (AGS {onchain.ags}), zugelassen "
+                      f"für „{usecase.title['de']}“; Schlüssel zum Ausstellungszeitpunkt gültig.")
+
+        # 4. status
+        if onchain.status is DocumentStatus.REVOKED:
+            why = reason_text(onchain.reason)
+            self._set("status", False,
+                      f"Widerrufen am {de_unix(onchain.status_changed_at)} (Grund: {why}).")
+            return self._result(Status.REVOKED, status_reason=why, **common)
+        if onchain.status is DocumentStatus.SUSPENDED:
+            why = reason_text(onchain.reason)
+            self._set("status", False,
+                      f"Ausgesetzt seit {de_unix(onchain.status_changed_at)} (Grund: {why}).")
+            return self._result(Status.SUSPENDED, status_reason=why, **common)
+        self._set("status", True, "Weder widerrufen noch ausgesetzt.")
+
+        # 5. validity
+        status, sched = self._validity(usecase)
+        return self._result(status, schedule=sched, **common)
+
+    def _usecase(self) -> UseCase:
+        status = self.doc.get("credentialStatus")
+        usecase_id = status.get("usecase") if isinstance(status, Mapping) else None
+        if not isinstance(usecase_id, str) or self.usecases is None:
+            raise InputError("Die Dokumentart (credentialStatus.usecase) fehlt")
+        try:
+            usecase = self.usecases.get(usecase_id)
+        except UnknownUseCaseError as err:
+            raise InputError(f"Unbekannte Dokumentart {usecase_id!r}") from err
+        types = self.doc.get("type")
+        if not isinstance(types, list) or usecase.credential_type not in types:
+            raise InputError(f"Der Typ passt nicht zur Dokumentart {usecase_id!r}")
+        self.extra["usecase"] = usecase.id
+        return usecase
+
+    def _hiding_problem(self, usecase: UseCase) -> str | None:
+        """What hiding may not leave: a neverHidden field of the use case hidden (wholly or in
+        part), or a placeholder (null element, empty object) where hiding cannot have left one."""
+        subject = self.doc["credentialSubject"]
+        salts = self.doc["proof"]["salts"]
+        pointer = usecase.hidden_protected_field(subject, salts)
+        if pointer is not None:
+            label = usecase.protected_fields[pointer]
+            return (f"Das Feld „{label}“ ist ganz oder teilweise verborgen; bei "
+                    f"„{usecase.title['de']}“ darf es nicht verborgen werden.")
+        for placeholder in hiding_placeholders(subject, salts):
+            why = usecase.placeholder_problem(placeholder, resolve_pointer(subject, placeholder))
+            if why:
+                return (f"Das Dokument enthält an {placeholder or '/'} einen leeren Platzhalter, "
+                        f"den Verbergen nicht hinterlässt ({why}).")
+        return None
+
+    def _anchor_copy_problem(self, onchain: OnChainVerification) -> str | None:
+        """The document's copy of its anchor (proof.anchor) is never shown; one that contradicts
+        the ledger is refused, so no reader of the file is misled by it."""
+        anchor = self.doc["proof"].get("anchor")
+        if anchor is None:
+            return None
+        dep = self.ledger.deployment
+        try:
+            at = parse_time(str(anchor.get("anchoredAt")))
+        except InputError:
+            at = None
+        if (anchor.get("chainId") != dep.chain_id
+                or str(anchor.get("contract", "")).lower() != dep.document_registry.lower()
+                or anchor.get("block") != onchain.anchor_block
+                or at is None or int(at.timestamp()) != onchain.anchored_at):
+            return ("Die Angaben zur Verankerung im Dokument (proof.anchor) widersprechen dem "
+                    f"Ledger: verankert wurde in Block {onchain.anchor_block} am "
+                    f"{de_unix(onchain.anchored_at)}.")
+        return None
+
+    def _issuer_problem(self, issuer: Mapping[str, Any], onchain: OnChainVerification,
+                        usecase: UseCase) -> str | None:
+        if onchain.doc_type != usecase.doc_type:
+            return "Die Wurzel wurde für eine andere Dokumentart verankert."
+        if str(issuer.get("account", "")).lower() != onchain.account.lower():
+            return "Das Dokument nennt ein anderes Ausstellerkonto als das, das es verankert hat."
+        if issuer.get("ags") != onchain.ags:
+            return (f"Das Dokument nennt AGS {issuer.get('ags')}, verankert hat aber "
+                    f"{onchain.municipality_name} (AGS {onchain.ags}).")
+        if issuer.get("name") != onchain.municipality_name:
+            return (f"Das Dokument nennt „{issuer.get('name')}“ als Aussteller, im Register steht "
+                    f"„{onchain.municipality_name}“.")
+        evidence = declaration_evidence_of(self.doc)
+        if evidence is not None and evidence.get("receivedBy") != {
+                "name": onchain.municipality_name, "ags": onchain.ags}:
+            return ("Die Erklärung nennt eine andere empfangende Behörde als die, die sie "
+                    f"verankert hat ({onchain.municipality_name}, AGS {onchain.ags}).")
+        since = onchain.account_compromised_since
+        if since and onchain.anchored_at >= since:
+            return (f"Der Schlüssel des Ausstellers gilt seit {de_unix(since)} als kompromittiert; "
+                    f"dieses Dokument wurde danach ({de_unix(onchain.anchored_at)}) verankert.")
+        return None
+
+    def _validity(self, usecase: UseCase) -> tuple[Status, dict[str, Any] | None]:
+        try:
+            valid_from = parse_time(str(self.doc["validFrom"]))
+            until_raw = self.doc.get("validUntil")
+            valid_until = parse_time(str(until_raw)) if until_raw else None
+        except (KeyError, InputError):
+            self._set("validity", False, "Gültigkeitsangaben fehlen oder sind unlesbar.")
+            return Status.INVALID, None
+        if self.at < valid_from:
+            self._set("validity", False, f"Noch nicht gültig: gilt ab {de(valid_from)}.")
+            return Status.NOT_YET_VALID, None
+        if valid_until is not None and self.at >= valid_until:
+            self._set("validity", False, f"Abgelaufen am {de(valid_until)}.")
+            return Status.EXPIRED, None
+        span = f"gültig ab {de(valid_from)}" + (
+            f" bis {de(valid_until)}" if valid_until else " bis auf Widerruf")
+        if usecase.schedule_pointer is None:
+            self._set("validity", True, f"Zum Prüfzeitpunkt gültig ({span}).")
+            return Status.VALID, None
+        subject = self.doc.get("credentialSubject")
+        try:
+            windows = schedule.windows_from_subject(subject, usecase.schedule_pointer)
+        except (InputError, ValueError):
+            # A check that cannot be evaluated never gives VALID: hiding a window would make a
+            # permit valid at any hour. (neverHidden already refuses this; this is the last line.)
+            self._set("validity", False,
+                      "Die Zeitfenster sind ganz oder teilweise verborgen; ob die Erlaubnis jetzt "
+                      f"gilt, lässt sich nicht prüfen ({span}).")
+            return Status.INVALID, None
+        result = schedule.evaluate(windows, self.at)
+        sched = {"inside": result.inside, "description": result.description,
+                 "nextStart": result.next_start.isoformat() if result.next_start else None}
+        if result.inside:
+            self._set("validity", True,
+                      f"Jetzt gültig: innerhalb der erlaubten Zeiten ({result.description}); {span}.")
+            return Status.VALID, sched
+        nxt = result.next_start
+        if nxt is not None and (valid_until is None or nxt < valid_until):
+            self._set("validity", False,
+                      f"Jetzt nicht gültig: außerhalb der erlaubten Zeiten ({result.description}); "
+                      f"nächstes Zeitfenster ab {de(nxt)}.")
+            return Status.NOT_YET_VALID, sched
+        self._set("validity", False,
+                  f"Jetzt nicht gültig: außerhalb der erlaubten Zeiten ({result.description}); "
+                  "bis zum Ablauf folgt kein weiteres Zeitfenster.")
+        return Status.EXPIRED, sched
+
+    def _unverifiable_or(self, status: Status) -> VerificationResult:
+        """A local integrity failure still needs the ledger to be reachable to say INVALID."""
+        zero = bytes(32)
+        try:
+            self.ledger.verification(zero, zero)
+        except LedgerUnavailableError as err:
+            self._set("anchoring", None, f"Das Ledger ist gerade nicht erreichbar ({err}).")
+            return self._result(Status.UNVERIFIABLE)
+        return self._result(status)

@@ -1,0 +1,1 @@
+"""The municipal service's JSON API under /api/v1: routes and their request and response schemas."""

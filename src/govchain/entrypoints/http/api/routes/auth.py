@@ -1,0 +1,94 @@
+"""Login (OAuth2 password flow) and the logged-in user."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from govchain.adapters.db import UserRecord
+from govchain.domain.security import hash_password, needs_rehash, verify_password
+from govchain.domain.timefmt import now
+from govchain.entrypoints.http.deps import (
+    BearerToken,
+    CurrentUser,
+    LoginThrottleDep,
+    SettingsDep,
+    TokenKeyDep,
+    UoWDep,
+    audit,
+    client_address,
+    end_session,
+    too_many_requests,
+)
+from govchain.entrypoints.http.routing import StrictJsonRoute
+from govchain.entrypoints.http.tokens import DEVICE_COOKIE, issue_token, known_device
+
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=StrictJsonRoute)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    role: str
+    municipality: str | None
+    displayName: str  # the API's JSON is camelCase
+
+    @classmethod
+    def of(cls, user: UserRecord) -> UserOut:
+        return cls(id=user.id, username=user.username, role=user.role,
+                   municipality=user.municipality_ags, displayName=user.display_name)
+
+
+@router.post("/token", responses={401: {"description": "Benutzername oder Passwort falsch"},
+                                   429: {"description": "Zu viele Fehlversuche (Retry-After)"}})
+def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, uow: UoWDep,
+          settings: SettingsDep, key: TokenKeyDep, throttle: LoginThrottleDep) -> TokenOut:
+    """Exchanges username and password for a bearer token. Too many failures for a username or
+    from one address refuse further tries for a while, whether the username exists or not; a
+    browser that logged in as this user before (device cookie of the pages) is counted apart."""
+    address = client_address(request)
+    device = known_device(key, form.username, request.cookies.get(DEVICE_COOKIE))
+    wait = throttle.retry_after(form.username, address, device)
+    if wait:
+        raise too_many_requests(wait, "Zu viele fehlgeschlagene Anmeldungen; bitte später erneut "
+                                      "versuchen")
+    user = uow.users.by_username(form.username)
+    # An unknown user costs as much time as a known one (verify_password with None).
+    ok = verify_password(user.password_hash if user else None, form.password)
+    if user is None or not ok or not user.active:
+        throttle.failed(form.username, address, device)
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Benutzername oder Passwort falsch",
+                            headers={"WWW-Authenticate": "Bearer"})
+    throttle.succeeded(form.username, device)
+    if needs_rehash(user.password_hash):
+        uow.users.set_password_hash(user.id, hash_password(form.password))
+        uow.commit()
+    ttl = timedelta(minutes=settings.token_ttl_minutes)
+    token = issue_token(key, user_id=user.id, role=user.role, at=now(), ttl=ttl)
+    return TokenOut(access_token=token, expires_in=int(ttl.total_seconds()))
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT,
+             responses={401: {"description": "Nicht angemeldet oder Anmeldung abgelaufen"}})
+def logout(token: BearerToken, request: Request, uow: UoWDep, key: TokenKeyDep) -> Response:
+    """Ends this login token at once (other logins of the same user stay valid)."""
+    user = end_session(uow, key, token)
+    audit(uow, request, user.id, "auth.logout", f"user:{user.id}")
+    uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me")
+def me(user: CurrentUser) -> UserOut:
+    """The logged-in user."""
+    return UserOut.of(user)

@@ -1,0 +1,152 @@
+"""The Land authority's API: admit municipalities and manage their document types and keys.
+
+Every route needs the registrar role; every write is signed on chain by the registrar key of this
+home and recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, status
+from pydantic import BaseModel, Field, field_validator
+
+from govchain import services
+from govchain.adapters.ledger import Municipality
+from govchain.entrypoints.http.api.schemas import Timestamp
+from govchain.entrypoints.http.deps import ContextDep, CurrentRegistrar, UoWDep, audit
+from govchain.entrypoints.http.routing import StrictJsonRoute
+
+router = APIRouter(prefix="/registry", tags=["registry"], route_class=StrictJsonRoute)
+
+AddressPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="Kontoadresse")]
+AgsPath = Annotated[str, Path(pattern=r"^[0-9]{8}$", description="Amtlicher Gemeindeschlüssel")]
+
+
+class AccountOut(BaseModel):
+    address: str
+    state: str
+    compromisedSince: int | None
+
+
+class MunicipalityOut(BaseModel):
+    ags: str
+    name: str
+    active: bool
+    usecases: list[str]
+    accounts: list[AccountOut]
+
+
+class AdmitIn(BaseModel):
+    ags: str = Field(pattern=r"^[0-9]{8}$", description="Amtlicher Gemeindeschlüssel")
+    name: str = Field(min_length=1, max_length=200)
+    usecases: list[str] = Field(min_length=1, max_length=50)
+    accounts: int = Field(default=1, ge=1, le=10)
+
+
+class UsecasesIn(BaseModel):
+    usecases: list[str] = Field(max_length=50)
+
+
+# The contract keeps times as uint48 Unix seconds.
+_FIRST_TIME = datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
+
+
+class CompromiseIn(BaseModel):
+    since: Timestamp = Field(description="Seit wann der Schlüssel als kompromittiert gilt; "
+                                             "nicht in der Zukunft")
+
+    @field_validator("since")
+    @classmethod
+    def _unix_time(cls, since: datetime) -> datetime:
+        # An earlier time cannot be encoded for the contract (uint48 Unix seconds); a later one
+        # than now is refused by the contract itself.
+        if since < _FIRST_TIME or since.timestamp() >= 2**48:
+            raise ValueError("muss zwischen 1970 und dem heutigen Tag liegen")
+        return since
+
+
+def _account(ctx: ContextDep, address: str) -> AccountOut:
+    acc = ctx.ledger.issuer_account(address)
+    return AccountOut(address=acc.address, state=acc.state.name.lower(),
+                      compromisedSince=acc.compromised_since or None)
+
+
+def _out(ctx: ContextDep, m: Municipality) -> MunicipalityOut:
+    accounts = [_account(ctx, address) for address in m.accounts]
+    return MunicipalityOut(ags=m.ags, name=m.name, active=m.active,
+                           usecases=[services.doc_type_name(ctx, t) for t in m.doc_types],
+                           accounts=accounts)
+
+
+@router.get("/municipalities")
+def list_municipalities(ctx: ContextDep, user: CurrentRegistrar) -> list[MunicipalityOut]:
+    """All admitted municipalities with their document types and issuer accounts."""
+    return [_out(ctx, m) for m in ctx.ledger.municipalities()]
+
+
+@router.post("/municipalities", status_code=status.HTTP_201_CREATED)
+def admit(body: AdmitIn, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
+          request: Request) -> MunicipalityOut:
+    """Admits a municipality with new issuer accounts for the given document types."""
+    services.admit_municipality(ctx, body.ags, body.name, body.usecases, body.accounts)
+    audit(uow, request, user.id, "registry.admit", body.ags)
+    uow.commit()
+    return _out(ctx, ctx.ledger.municipality(body.ags))
+
+
+@router.put("/municipalities/{ags}/usecases")
+def set_usecases(ags: AgsPath, body: UsecasesIn, ctx: ContextDep, uow: UoWDep,
+                 user: CurrentRegistrar, request: Request) -> MunicipalityOut:
+    services.set_doc_types(ctx, ags, body.usecases)
+    audit(uow, request, user.id, "registry.set-usecases", ags)
+    uow.commit()
+    return _out(ctx, ctx.ledger.municipality(ags))
+
+
+@router.post("/municipalities/{ags}/suspend")
+def suspend(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
+            request: Request) -> MunicipalityOut:
+    services.suspend_municipality(ctx, ags)
+    audit(uow, request, user.id, "registry.suspend", ags)
+    uow.commit()
+    return _out(ctx, ctx.ledger.municipality(ags))
+
+
+@router.post("/municipalities/{ags}/reactivate")
+def reactivate(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
+               request: Request) -> MunicipalityOut:
+    services.reactivate_municipality(ctx, ags)
+    audit(uow, request, user.id, "registry.reactivate", ags)
+    uow.commit()
+    return _out(ctx, ctx.ledger.municipality(ags))
+
+
+@router.post("/municipalities/{ags}/accounts", status_code=status.HTTP_201_CREATED)
+def add_account(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
+                request: Request) -> MunicipalityOut:
+    """Key rotation: a new issuer account for the municipality."""
+    address = services.add_issuer_account(ctx, ags)
+    audit(uow, request, user.id, "registry.add-account", address)
+    uow.commit()
+    return _out(ctx, ctx.ledger.municipality(ags))
+
+
+@router.post("/accounts/{address}/retire")
+def retire(address: AddressPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
+           request: Request) -> AccountOut:
+    services.retire_account(ctx, address)
+    audit(uow, request, user.id, "registry.retire", address)
+    uow.commit()
+    return _account(ctx, address)
+
+
+@router.post("/accounts/{address}/compromise")
+def compromise(address: AddressPath, body: CompromiseIn, ctx: ContextDep, uow: UoWDep,
+               user: CurrentRegistrar, request: Request) -> AccountOut:
+    """Marks an account compromised since a time: its later anchors fail verification."""
+    services.mark_compromised(ctx, address, body.since)
+    audit(uow, request, user.id, "registry.compromise", address)
+    uow.commit()
+    return _account(ctx, address)

@@ -1,0 +1,115 @@
+"""Builds the FastAPI application: opens the ledger and the database on start, closes them on stop."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from govchain import services
+from govchain.adapters.context import Context
+from govchain.adapters.db import check_schema, make_engine, upgrade
+from govchain.entrypoints.http import web
+from govchain.entrypoints.http.api.routes import (
+    auth,
+    documents,
+    health,
+    links,
+    lookup,
+    registry,
+    usecases,
+    verify,
+)
+from govchain.entrypoints.http.errors import install_error_handlers
+from govchain.entrypoints.http.ratelimit import LoginThrottle, RateLimiter
+from govchain.entrypoints.http.tokens import load_or_create_key
+from govchain.errors import ConfigurationError
+from govchain.pipeline.anchoring import Anchoring
+from govchain.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+
+
+def open_context(settings: Settings) -> Context:
+    """The home's ledger, deployed first on a fresh embedded chain; a JSON-RPC node needs a
+    deployment made beforehand."""
+    ctx = Context(home=settings.home, rpc_url=settings.rpc_url, usecases_dir=settings.usecases)
+    try:
+        if settings.rpc_url and not ctx.initialised:
+            raise ConfigurationError(
+                f"{ctx.deployment_file} fehlt: zuerst die Verträge bereitstellen "
+                f"(govchain --home {settings.home} --rpc-url URL init)")
+        services.init_home(ctx)
+        # Opened here, once: requests run in worker threads and must not race to create them.
+        _ = ctx.ledger, ctx.usecases
+        if settings.status_index:
+            ctx.use_index()
+    except BaseException:
+        ctx.close()
+        raise
+    return ctx
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.effective_database_url)
+        try:
+            upgrade(engine)
+            check_schema(engine)
+            ctx = open_context(settings)
+            try:
+                app.state.context = ctx
+                app.state.engine = engine
+                app.state.token_key = load_or_create_key(settings.home)
+                # Requests that wait for their anchor hold a worker thread meanwhile.
+                to_thread.current_default_thread_limiter().total_tokens = settings.threads
+                # The workers get their own small pool: a flood of requests cannot starve them.
+                anchoring_engine = make_engine(settings.effective_database_url, pool_size=2,
+                                               max_overflow=3)
+                anchoring = Anchoring(ctx, anchoring_engine, settings.anchoring,
+                                      run_workers=settings.anchor_workers)
+                app.state.anchoring = anchoring
+                anchoring.start()
+                # What startup built (contracts, schemas, templates, the index) lives as long as
+                # the process: out of the collector's way, so full collections stay short.
+                gc.collect()
+                gc.freeze()
+                try:
+                    yield
+                finally:
+                    anchoring.stop()
+                    anchoring_engine.dispose()
+            finally:
+                ctx.close()
+        finally:
+            engine.dispose()
+
+    app = FastAPI(title="govchain", version="1", lifespan=lifespan,
+                  description="Prüfbare Verwaltungsdokumente der Kommunen in NRW",
+                  openapi_url=f"{API_PREFIX}/openapi.json",
+                  docs_url="/docs" if settings.api_docs else None, redoc_url=None,
+                  max_body_size=settings.max_request_bytes)
+    app.state.settings = settings
+    # Made here rather than in the lifespan so that tests can swap in limits with a fake clock.
+    app.state.public_limiter = RateLimiter(settings.public_rate_per_minute)
+    app.state.api_key_limiter = RateLimiter(settings.api_key_rate_per_minute)
+    app.state.login_throttle = LoginThrottle(settings.login_max_failures,
+                                             settings.login_window_seconds)
+    if settings.trusted_proxies:
+        # Only the configured proxies may name the client; `govchain serve` turns uvicorn's own
+        # header handling off, so this is the one place a forwarded address is believed.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    install_error_handlers(app)
+    for module in (health, usecases, verify, auth, registry, documents, links, lookup):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(web.router)  # the human pages live outside the API
+    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
+    return app

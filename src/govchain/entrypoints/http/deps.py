@@ -1,0 +1,237 @@
+"""Dependencies of the routes, as Annotated aliases (SettingsDep, ContextDep, UoWDep, CurrentUser...)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.engine import Engine
+
+from govchain.adapters.context import Context
+from govchain.adapters.db import ApiKeyRecord, UnitOfWork, UserRecord
+from govchain.domain.security import api_key_hash, api_key_matches
+from govchain.domain.timefmt import now
+from govchain.entrypoints.http.ratelimit import LoginThrottle, RateLimiter, retry_after_header
+from govchain.entrypoints.http.tokens import InvalidTokenError, TokenClaims, read_token
+from govchain.pipeline.anchoring import Anchoring
+from govchain.services import Actor
+from govchain.settings import Settings
+
+TOKEN_URL = "/api/v1/auth/token"
+API_KEY_HEADER = "X-API-Key"
+
+
+# The dependencies that only read app state are coroutines: FastAPI runs a plain function
+# dependency in its thread pool, a hop that costs more than the whole of a verification.
+
+async def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_context(request: Request) -> Context:
+    ctx: Context = request.app.state.context
+    return ctx
+
+
+async def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def token_key_of(request: Request) -> bytes:
+    key: bytes = request.app.state.token_key
+    return key
+
+
+async def get_token_key(request: Request) -> bytes:
+    return token_key_of(request)
+
+
+async def get_anchoring(request: Request) -> Anchoring:
+    anchoring: Anchoring = request.app.state.anchoring
+    return anchoring
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+AnchoringDep = Annotated[Anchoring, Depends(get_anchoring)]
+ContextDep = Annotated[Context, Depends(get_context)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+TokenKeyDep = Annotated[bytes, Depends(get_token_key)]
+
+
+def get_uow(engine: EngineDep) -> Iterator[UnitOfWork]:
+    """One transaction per request; what the route does not commit is rolled back."""
+    with UnitOfWork(engine) as uow:
+        yield uow
+
+
+UoWDep = Annotated[UnitOfWork, Depends(get_uow)]
+
+_bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+_api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False,
+                               description="API-Schlüssel institutioneller Prüfer (optional)")
+
+
+def _unauthorized(message: str = "Nicht angemeldet oder Anmeldung abgelaufen") -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, message,
+                         headers={"WWW-Authenticate": "Bearer"})
+
+
+BearerToken = Annotated[str | None, Depends(_bearer)]
+
+
+def user_for_token(uow: UnitOfWork, key: bytes, token: str | None) -> UserRecord:
+    """The user a login token names; a token ended by logging out, or of a user disabled,
+    removed or given another role since it was issued, no longer counts (401)."""
+    return _session_of(uow, key, token)[0]
+
+
+def _session_of(uow: UnitOfWork, key: bytes, token: str | None
+                ) -> tuple[UserRecord, TokenClaims]:
+    if not token:
+        raise _unauthorized()
+    try:
+        claims = read_token(key, token, at=now())
+    except InvalidTokenError:
+        raise _unauthorized() from None
+    user = uow.users.by_id(claims.user_id)
+    if (user is None or not user.active or user.role != claims.role
+            or uow.revoked_tokens.is_revoked(claims.token_id)):
+        raise _unauthorized()
+    return user, claims
+
+
+def end_session(uow: UnitOfWork, key: bytes, token: str | None) -> UserRecord:
+    """Logs out: the token counts no more, on any process of the service, until and after its
+    expiry (the caller commits). Only this token: the user's other devices stay signed in.
+    401 if the token does not count anyway."""
+    user, claims = _session_of(uow, key, token)
+    uow.revoked_tokens.revoke(claims.token_id, datetime.fromtimestamp(claims.expires, UTC))
+    return user
+
+
+def get_current_user(token: BearerToken, key: TokenKeyDep, uow: UoWDep) -> UserRecord:
+    """The logged-in user (user_for_token)."""
+    try:
+        return user_for_token(uow, key, token)
+    finally:
+        # Ends the read so the connection goes back to the pool while the route calls the ledger.
+        uow.rollback()
+
+
+CurrentUser = Annotated[UserRecord, Depends(get_current_user)]
+
+
+async def get_current_registrar(user: CurrentUser) -> UserRecord:
+    if user.role != "registrar":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Nur für die Registrierungsstelle")
+    return user
+
+
+async def get_current_clerk(user: CurrentUser) -> UserRecord:
+    if user.role != "clerk":
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            "Nur für Sachbearbeiterinnen und Sachbearbeiter einer Kommune")
+    return user
+
+
+CurrentRegistrar = Annotated[UserRecord, Depends(get_current_registrar)]
+CurrentClerk = Annotated[UserRecord, Depends(get_current_clerk)]
+
+
+def actor_of(user: UserRecord) -> Actor:
+    """The logged-in user as the service layer sees them; the service decides what each role may."""
+    return Actor(user_id=user.id, username=user.username, role=user.role,
+                 ags=user.municipality_ags)
+
+
+async def get_current_actor(user: CurrentUser) -> Actor:
+    return actor_of(user)
+
+
+CurrentActor = Annotated[Actor, Depends(get_current_actor)]
+
+
+def _known_api_key(uow: UnitOfWork, key: str) -> ApiKeyRecord | None:
+    record = uow.api_keys.by_hash(api_key_hash(key))
+    if record is None or not record.active or not api_key_matches(key, record.key_hash):
+        return None
+    return record
+
+
+def _unknown_api_key() -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, "Unbekannter oder gesperrter API-Schlüssel")
+
+
+def get_api_key(key: Annotated[str | None, Security(_api_key_header)],
+                uow: UoWDep) -> ApiKeyRecord | None:
+    """The presented institutional API key, None without one; 401 for an unknown or revoked key
+    (a verifier who sends a key wants the check recorded, so it must not silently not be)."""
+    if key is None:
+        return None
+    record = _known_api_key(uow, key)
+    if record is None:
+        raise _unknown_api_key()
+    return record
+
+
+OptionalApiKey = Annotated[ApiKeyRecord | None, Depends(get_api_key)]
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's address for rate limits, login throttling and the audit log: the TCP peer,
+    or what a proxy of `settings.trusted_proxies` forwarded (create_app); no other header counts.
+    Every place that needs the caller's address asks here."""
+    return request.client.host if request.client else None
+
+
+def too_many_requests(seconds: float, message: str) -> HTTPException:
+    return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, message,
+                         headers=retry_after_header(seconds))
+
+
+async def limit_public(request: Request, key: Annotated[str | None, Security(_api_key_header)],
+                       engine: EngineDep) -> ApiKeyRecord | None:
+    """Like OptionalApiKey, after taking a token from the caller's bucket: the API key's when it
+    is valid (a much higher limit), else the client address's. An invalid key is charged to the
+    address before its 401, so guessing keys is limited too.
+
+    Async, and the database is asked only when a key is presented: the public endpoints answer
+    from the status index without a thread hop or a connection."""
+    record = None
+    if key is not None:
+        def lookup() -> ApiKeyRecord | None:
+            with UnitOfWork(engine) as uow:
+                return _known_api_key(uow, key)
+        record = await run_in_threadpool(lookup)
+    state = request.app.state
+    limiter: RateLimiter = state.api_key_limiter if record else state.public_limiter
+    wait = limiter.acquire(f"key:{record.id}" if record else f"addr:{client_address(request)}")
+    if wait:
+        raise too_many_requests(wait, "Zu viele Anfragen; bitte später erneut versuchen")
+    if key is not None and record is None:
+        raise _unknown_api_key()
+    return record
+
+
+RateLimitedApiKey = Annotated[ApiKeyRecord | None, Depends(limit_public)]
+
+
+async def get_login_throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    return throttle
+
+
+LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
+
+
+def audit(uow: UnitOfWork, request: Request, actor_id: int, action: str, target: str,
+          detail: dict[str, Any] | None = None) -> None:
+    """Records a write of a signed-in user in the audit log (never personal data in `detail`)."""
+    uow.audit.append(actor=str(actor_id), actor_kind="user", action=action, target=target,
+                     remote_addr=client_address(request), detail=detail)

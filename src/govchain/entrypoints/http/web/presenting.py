@@ -1,0 +1,125 @@
+"""What the pages show of a verification result and of a document, in the page's language."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from govchain.domain.documents import escape_token, is_within
+from govchain.domain.usecases import UseCase, UseCaseRegistry
+from govchain.domain.verification import CheckStatus, Status, VerificationResult
+from govchain.entrypoints.http.web.forms import FieldLabels, resolve_schema
+from govchain.entrypoints.http.web.i18n import Translator
+from govchain.errors import GovchainError
+from govchain.presentation.display import ShownField, ShownSection, declaration_text, shown_sections
+
+
+@dataclass(frozen=True)
+class CheckView:
+    name: str
+    label: str
+    status: str  # passed, failed, not_checked
+    message: str
+
+
+@dataclass(frozen=True)
+class ResultView:
+    status: str
+    word: str
+    summary: str
+    reason: str | None
+    checks: list[CheckView]
+    usecase_title: str | None
+    issuer_name: str | None
+    issuer_ags: str | None
+    anchored_at: str | None
+    anchor_block: int | None
+    checked_at: str
+    schedule: Mapping[str, Any] | None
+    valid_from: str | None
+    valid_until: str | None
+    sections: list[ShownSection] = field(default_factory=list)
+    highlights: list[ShownField] = field(default_factory=list)
+    declaration: str | None = None  # whose declaration the office received, instead of "issued by"
+
+
+def usecase_of(document: Mapping[str, Any] | None, usecases: UseCaseRegistry,
+               usecase_id: str | None = None) -> UseCase | None:
+    if usecase_id is None and document is not None:
+        status = document.get("credentialStatus")
+        usecase_id = status.get("usecase") if isinstance(status, Mapping) else None
+    if isinstance(usecase_id, str) and usecase_id in usecases:
+        return usecases.get(usecase_id)
+    return None
+
+
+def sections_of(document: Mapping[str, Any] | None, usecase: UseCase | None, t: Translator
+                ) -> list[ShownSection]:
+    """The labelled fields of a (possibly partly hidden) document; none for an unreadable one."""
+    subject = document.get("credentialSubject") if document is not None else None
+    if usecase is None or not isinstance(subject, Mapping):
+        return []
+    try:
+        return shown_sections(subject, usecase, lang=t.lang)
+    except (GovchainError, LookupError, TypeError, ValueError):
+        return []  # a tampered document is answered INVALID; its fields are not worth a 500
+
+
+def highlights_of(sections: list[ShownSection]) -> list[ShownField]:
+    return [f for s in sections for f in s.fields if f.highlight]
+
+
+def result_view(result: VerificationResult, document: Mapping[str, Any] | None,
+                usecases: UseCaseRegistry, t: Translator) -> ResultView:
+    status = result.status
+    failing = next((c for c in result.checks if c.status is CheckStatus.FAILED), None)
+    if status is Status.UNVERIFIABLE:
+        failing = next((c for c in result.checks if c.status is CheckStatus.NOT_CHECKED), failing)
+    usecase = usecase_of(document, usecases, result.usecase)
+    # Nothing of an invalid document is shown: its contents are exactly what cannot be trusted.
+    sections = sections_of(document, usecase, t) if status is not Status.INVALID else []
+    valid_from = document.get("validFrom") if document is not None else None
+    valid_until = document.get("validUntil") if document is not None else None
+    return ResultView(
+        status=str(status), word=t(f"status.{status}"), summary=t(f"status.{status}.summary"),
+        reason=failing.message if failing is not None and status is not Status.VALID else None,
+        checks=[CheckView(c.name, t(f"check.{c.name}"), str(c.status), c.message)
+                for c in result.checks],
+        usecase_title=t.pick(usecase.display.get("title"), usecase.id) if usecase else None,
+        issuer_name=(result.issuer or {}).get("name"), issuer_ags=(result.issuer or {}).get("ags"),
+        anchored_at=result.anchored_at, anchor_block=result.anchor_block,
+        checked_at=result.checked_at, schedule=result.schedule,
+        valid_from=valid_from if isinstance(valid_from, str) else None,
+        valid_until=valid_until if isinstance(valid_until, str) else None,
+        sections=sections, highlights=highlights_of(sections),
+        declaration=declaration_text(result.declaration, t.lang)
+        if result.declaration is not None and status is not Status.INVALID else None)
+
+
+def hideable_fields(usecase: UseCase, subject: Mapping[str, Any], t: Translator
+                    ) -> list[tuple[str, str, int]]:
+    """(pointer, label, depth) of the subject's fields a holder may hide from a link, two levels
+    deep: whole groups (e.g. the keeper's address) or single values (the date of birth). Fields
+    the use case never lets a holder hide (``neverHidden``) are not offered, nor groups holding
+    one; the service refuses them if posted all the same."""
+    labels = FieldLabels(usecase, t)
+    root = usecase.schema
+    found: list[tuple[str, str, int]] = []
+
+    def walk(raw_node: Mapping[str, Any], value: Mapping[str, Any], pointer: str, depth: int) -> None:
+        node = resolve_schema(root, raw_node)
+        for name, child in node.get("properties", {}).items():
+            if name not in value:
+                continue
+            child_pointer = f"{pointer}/{escape_token(name)}"
+            resolved = resolve_schema(root, child)
+            if any(is_within(child_pointer, kept) for kept in usecase.never_hidden):
+                continue
+            if not any(is_within(kept, child_pointer) for kept in usecase.never_hidden):
+                found.append((child_pointer, labels.label(child_pointer, resolved), depth))
+            if depth == 0 and isinstance(value[name], Mapping):
+                walk(child, value[name], child_pointer, depth + 1)
+
+    walk(root, subject, "", 0)
+    return found
