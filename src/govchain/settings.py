@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,21 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from govchain.adapters.context import ENV_HOME, default_home
 from govchain.adapters.db import default_database_url
 from govchain.errors import ConfigurationError
-from govchain.pipeline.anchoring import AnchoringSettings
 
 CONFIG_FILENAME = "config.toml"
+
+
+@dataclass(frozen=True)
+class AnchoringSettings:
+    """How the anchoring pipeline batches and retries (`[anchoring]` in config.toml)."""
+
+    window: float = 0.25  # seconds the oldest waiting document may wait for others to join
+    max_batch: int = 5000  # documents per anchor transaction
+    confirmations: int = 0  # blocks on top of the anchor before documents count as anchored
+    replace_after: float = 30.0  # seconds before an unmined transaction is re-signed higher
+    retry_delay: float = 1.0  # first back-off after the node failed; doubles up to max_retry_delay
+    max_retry_delay: float = 10.0
+    idle_exit: float = 30.0  # a worker with nothing to do stops after this long
 
 
 class Settings(BaseSettings):

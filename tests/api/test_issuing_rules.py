@@ -22,7 +22,8 @@ from govchain.adapters.db import UnitOfWork
 from govchain.domain.security import hash_password, password_hasher
 from govchain.entrypoints.http.app import create_app
 from govchain.entrypoints.http.tokens import issue_token
-from govchain.pipeline.anchoring import Anchoring, anchor_now
+from govchain.pipeline.anchoring import Anchoring
+from govchain.pipeline.batches import anchor_now
 from govchain.settings import Settings
 from support.databases import fresh_database
 

@@ -55,7 +55,8 @@ from govchain.errors import (
     SchemaError,
     StorageError,
 )
-from govchain.pipeline.anchoring import Listener, batch_members
+from govchain.pipeline.batches import batch_members
+from govchain.pipeline.listener import Listener
 from support.databases import fresh_database
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)

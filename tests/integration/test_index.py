@@ -12,8 +12,8 @@ import pytest
 from govchain import services
 from govchain.adapters.context import Context
 from govchain.adapters.index import IndexedLedger, StatusIndex
-from govchain.adapters.ledger import OnChainVerification
 from govchain.domain.hashing import from_hex32
+from govchain.domain.ledger_view import OnChainVerification
 from govchain.domain.verification import Status, verify_document
 
 MUENSTER = "05515000"

@@ -15,7 +15,7 @@ from govchain.adapters.db import UnitOfWork, make_engine, upgrade
 from govchain.domain.documents import iter_leaves
 from govchain.domain.verification import CheckStatus, Status
 from govchain.errors import InputError
-from govchain.pipeline.anchoring import anchor_now
+from govchain.pipeline.batches import anchor_now
 
 AACHEN = "05334002"
 BASE = "https://govchain.example.nrw"

@@ -23,7 +23,7 @@ from govchain.domain.documents import (
 from govchain.domain.timefmt import now, parse_time
 from govchain.domain.verification import Status
 from govchain.errors import PermissionDeniedError, RecordNotFoundError, ValidationError
-from govchain.pipeline.anchoring import anchor_now
+from govchain.pipeline.batches import anchor_now
 
 AACHEN, KOELN = "05334002", "05315000"
 

@@ -17,7 +17,7 @@ from govchain import services
 from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork, upgrade
 from govchain.domain.documents import iter_leaves
-from govchain.pipeline.anchoring import anchor_now
+from govchain.pipeline.batches import anchor_now
 from support.databases import KINDS, fresh_database
 
 AACHEN = "05334002"

@@ -20,8 +20,8 @@ from web_kit import (
     text_of,
 )
 
+from govchain.domain.subject_fields import raw_from_subject
 from govchain.entrypoints.http.web import clerk
-from govchain.entrypoints.http.web.forms import raw_from_subject
 
 
 def _issue(site: Site, usecase: str, subject: dict[str, object]) -> tuple[str, str]:

@@ -13,15 +13,10 @@ from typing import Any
 import pytest
 from web_kit import AACHEN, Site, csrf_of, login, make_site, post_form, status_of_page
 
+from govchain.domain.subject_fields import COUNT_PREFIX, raw_from_subject, subject_from_form
 from govchain.domain.timefmt import BERLIN
 from govchain.domain.usecases import UseCase, UseCaseRegistry, default_usecases_dir
-from govchain.entrypoints.http.web.forms import (
-    COUNT_PREFIX,
-    apply_row_buttons,
-    build_form,
-    raw_from_subject,
-    subject_from_form,
-)
+from govchain.entrypoints.http.web.forms import apply_row_buttons, build_form
 from govchain.entrypoints.http.web.i18n import Translator
 
 SHIPPED = UseCaseRegistry.load(default_usecases_dir())

@@ -7,9 +7,10 @@ import pytest
 from web_kit import DOG, KOELN, MUSIC, Site, csrf_of, example, login, post_form, text_of
 
 from govchain import services
+from govchain.domain.subject_fields import raw_from_subject
 from govchain.entrypoints.http.web import issuing
-from govchain.entrypoints.http.web.forms import raw_from_subject
-from govchain.pipeline.anchoring import Anchoring, anchor_now
+from govchain.pipeline.anchoring import Anchoring
+from govchain.pipeline.batches import anchor_now
 
 
 def _stored(site: Site) -> int:

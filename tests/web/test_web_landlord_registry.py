@@ -20,8 +20,8 @@ from web_kit import (
     text_of,
 )
 
+from govchain.domain.subject_fields import raw_from_subject
 from govchain.domain.timefmt import now, parse_time
-from govchain.entrypoints.http.web.forms import raw_from_subject
 
 
 def test_landlord_confirms_a_move_and_a_clerk_finds_it_by_its_code(site: Site) -> None:

@@ -8,8 +8,8 @@ import re
 import pytest
 from web_kit import DOG, Site, csrf_of, example, login, post_form, status_of_page
 
+from govchain.domain.subject_fields import raw_from_subject
 from govchain.entrypoints.http.web import issuing
-from govchain.entrypoints.http.web.forms import raw_from_subject
 from govchain.pipeline.anchoring import Anchoring
 
 

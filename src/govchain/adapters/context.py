@@ -13,10 +13,10 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from govchain.adapters.chain.base import Chain, open_chain
+from govchain.adapters.chain import Chain, open_chain
 from govchain.adapters.files import private_dir
+from govchain.adapters.index import IndexedLedger
 from govchain.adapters.keys import (
     ENV_PASSPHRASE,
     ENV_PASSPHRASE_FILE,
@@ -24,13 +24,10 @@ from govchain.adapters.keys import (
     create_dev_passphrase,
     resolve_passphrase,
 )
-from govchain.adapters.ledger import Deployment, Ledger
+from govchain.adapters.ledger import Ledger, load_deployment
+from govchain.domain.ledger_view import Deployment, LedgerReader
 from govchain.domain.usecases import UseCaseRegistry, default_usecases_dir
 from govchain.errors import KeyStoreError
-
-if TYPE_CHECKING:
-    from govchain.adapters.index import IndexedLedger
-    from govchain.domain.verification import LedgerReader
 
 ENV_HOME = "GOVCHAIN_HOME"
 ENV_RPC_URL = "GOVCHAIN_RPC_URL"
@@ -93,7 +90,7 @@ class Context:
 
     @cached_property
     def deployment(self) -> Deployment:
-        return Deployment.load(self.deployment_file)
+        return load_deployment(self.deployment_file)
 
     @cached_property
     def ledger(self) -> Ledger:
@@ -107,8 +104,6 @@ class Context:
 
     def use_index(self, *, max_lag: int = 1) -> IndexedLedger:
         """Builds the status index from the contracts' events and makes verification use it."""
-        from govchain.adapters.index import IndexedLedger
-
         if self.indexed is None:
             indexed = IndexedLedger(self.ledger, max_lag=max_lag)
             indexed.index.sync()

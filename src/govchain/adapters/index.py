@@ -28,17 +28,16 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 from web3.exceptions import Web3Exception
 
-from govchain.adapters.ledger import (
+from govchain.adapters.ledger import Ledger, ags_from_bytes
+from govchain.domain.hashing import keccak
+from govchain.domain.ledger_view import (
     AccountState,
     Deployment,
     DocumentStatus,
     IssuerAccount,
-    Ledger,
     Municipality,
     OnChainVerification,
-    ags_from_bytes,
 )
-from govchain.domain.hashing import keccak
 from govchain.errors import GovchainError, LedgerUnavailableError
 
 _ZERO_ADDRESS = "0x" + "00" * 20

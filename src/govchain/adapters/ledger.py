@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,15 @@ from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Excepti
 from govchain.adapters import artifacts
 from govchain.adapters.chain.base import Chain
 from govchain.domain.hashing import Hash32
+from govchain.domain.ledger_view import (
+    AccountState,
+    AnchorInfo,
+    Deployment,
+    DocumentStatus,
+    IssuerAccount,
+    Municipality,
+    OnChainVerification,
+)
 from govchain.errors import (
     ConfigurationError,
     GovchainError,
@@ -38,22 +46,6 @@ REGISTRAR_ROLE = keccak(text="REGISTRAR_ROLE")
 RECEIPT_TIMEOUT = 120.0
 
 
-class AccountState(IntEnum):
-    UNKNOWN = 0
-    ACTIVE = 1
-    RETIRED = 2
-
-
-class DocumentStatus(IntEnum):
-    NONE = 0
-    SUSPENDED = 1
-    REVOKED = 2
-
-
-def doc_type_of(usecase_id: str) -> bytes:
-    return keccak(text=usecase_id)
-
-
 def ags_to_bytes(ags: str) -> bytes:
     if len(ags) != 8 or not ags.isdigit():
         raise GovchainError(f"Ungültiger AGS {ags!r}: 8 Ziffern erwartet (z. B. 05334002)")
@@ -64,54 +56,26 @@ def ags_from_bytes(raw: bytes) -> str:
     return raw.decode("ascii", errors="replace") if any(raw) else ""
 
 
-@dataclass(frozen=True)
-class Deployment:
-    """Where the contracts of one govchain ledger live."""
-
-    chain_id: int
-    issuer_registry: str
-    document_registry: str
-    block: int
-    admin: str
-
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        tmp.replace(path)
-
-    @classmethod
-    def load(cls, path: Path) -> Deployment:
-        try:
-            data = json.loads(path.read_text())
-            return cls(**data)
-        except FileNotFoundError as err:
-            raise ConfigurationError(
-                f"Keine Deployment-Datei {path}: erst 'govchain init' (eingebettete Chain) oder "
-                "'govchain chain deploy --rpc-url …' ausführen") from err
-        except (ValueError, TypeError) as err:
-            raise ConfigurationError(f"Deployment-Datei {path} ist beschädigt: {err}") from err
+def save_deployment(deployment: Deployment, path: Path) -> None:
+    """Writes the deployment file of a home (atomically)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(deployment), indent=2) + "\n")
+    tmp.replace(path)
 
 
-@dataclass(frozen=True)
-class Municipality:
-    ags: str
-    name: str
-    admitted: bool
-    active: bool
-    admitted_at: int
-    accounts: tuple[str, ...]
-    doc_types: tuple[bytes, ...]
+def load_deployment(path: Path) -> Deployment:
+    """Reads the deployment file of a home."""
+    try:
+        data = json.loads(path.read_text())
+        return Deployment(**data)
+    except FileNotFoundError as err:
+        raise ConfigurationError(
+            f"Keine Deployment-Datei {path}: erst 'govchain init' (eingebettete Chain) oder "
+            "'govchain chain deploy --rpc-url …' ausführen") from err
+    except (ValueError, TypeError) as err:
+        raise ConfigurationError(f"Deployment-Datei {path} ist beschädigt: {err}") from err
 
-
-@dataclass(frozen=True)
-class IssuerAccount:
-    address: str
-    ags: str
-    state: AccountState
-    added_at: int
-    retired_at: int
-    compromised_since: int
 
 
 @dataclass(frozen=True)
@@ -128,38 +92,6 @@ class SignedTx:
     hash: bytes
     nonce: int
     gas_price: int
-
-
-@dataclass(frozen=True)
-class AnchorInfo:
-    account: str
-    timestamp: int
-    block: int
-    tx_hash: str  # "" where the node no longer serves the log
-    doc_type: bytes
-
-
-@dataclass(frozen=True)
-class OnChainVerification:
-    """What the ledger says about one document (DocumentRegistry.verification)."""
-
-    anchored: bool
-    root: bytes
-    leaf: bytes
-    ags: str
-    municipality_name: str
-    municipality_active: bool
-    account: str
-    doc_type: bytes
-    anchored_at: int
-    anchor_block: int
-    account_retired_at: int
-    account_compromised_since: int
-    doc_type_allowed_now: bool
-    status: DocumentStatus
-    reason: int
-    status_changed_at: int
-    ledger_block: int  # the block this answer rests on
 
 
 _MESSAGES: dict[str, str] = {

@@ -10,9 +10,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
-from govchain.adapters.ledger import Deployment, DocumentStatus, OnChainVerification
 from govchain.domain import schedule
 from govchain.domain.documents import (
     check_presented,
@@ -22,6 +21,7 @@ from govchain.domain.documents import (
     recompute_target_hash,
     resolve_pointer,
 )
+from govchain.domain.ledger_view import Deployment, DocumentStatus, LedgerReader, OnChainVerification
 from govchain.domain.merkle import root_of
 from govchain.domain.timefmt import de, de_unix, from_unix, now, parse_time
 from govchain.domain.usecases import UseCase, UseCaseRegistry
@@ -137,15 +137,6 @@ def _name_at(subject: object, pointer: str) -> str | None:
         name = " ".join(value[k] for k in ("vorname", "name") if isinstance(value.get(k), str))
         return name or None
     return value if isinstance(value, str) else None
-
-
-class LedgerReader(Protocol):
-    """What verification needs from the ledger (direct contract call or, later, an index)."""
-
-    @property
-    def deployment(self) -> Deployment: ...
-
-    def verification(self, root: bytes, target_hash: bytes) -> OnChainVerification: ...
 
 
 _ORDER = ("integrity", "anchoring", "issuer", "status", "validity")

@@ -13,7 +13,7 @@ from govchain import services
 from govchain.adapters.context import Context
 from govchain.adapters.db import DocumentRecord, LinkRecord, Page, StatusEventRecord, UnitOfWork
 from govchain.adapters.db.repositories import MAX_PAGE
-from govchain.adapters.ledger import IssuerAccount, Municipality
+from govchain.domain.ledger_view import IssuerAccount, Municipality
 
 
 def history_of(uow: UnitOfWork, actor: services.Actor, document_id: str) -> list[StatusEventRecord]:

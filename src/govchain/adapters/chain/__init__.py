@@ -1,13 +1,35 @@
-"""The chain port (`base.Chain`) and its adapters: the embedded py-evm chain and JSON-RPC nodes."""
+"""The chain port (`base.Chain`) and its adapters: the embedded py-evm chain and JSON-RPC nodes;
+`open_chain` picks one for a home (the port itself knows no adapter)."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 from govchain.adapters.chain.base import (
+    DEFAULT_RPC_TIMEOUT,
     BlockInfo,
     Chain,
     ChainFeatureUnsupportedError,
     InvalidTimestampError,
     TransactionRejectedError,
-    open_chain,
 )
+from govchain.adapters.chain.rpc import RpcChain
+
+
+def open_chain(*, home: Path | None, rpc_url: str | None,
+               timeout: float = DEFAULT_RPC_TIMEOUT) -> Chain:
+    """The chain a govchain home works with: the JSON-RPC node at `rpc_url` if given, else the
+    embedded chain persisted in `home`/chain, else (home None) an embedded chain in memory.
+
+    `timeout` bounds each request to a JSON-RPC node, in seconds.
+    """
+    if rpc_url:
+        return RpcChain(rpc_url, timeout=timeout)
+    # py-evm (≈0.3 s to import) only for the embedded chain: a service on a node never loads it.
+    from govchain.adapters.chain.embedded import EmbeddedChain
+
+    return EmbeddedChain(home)
+
 
 __all__ = [
     "BlockInfo",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -143,19 +142,3 @@ class Chain(ABC):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-
-def open_chain(*, home: Path | None, rpc_url: str | None,
-               timeout: float = DEFAULT_RPC_TIMEOUT) -> Chain:
-    """The chain a govchain home works with: the JSON-RPC node at `rpc_url` if given, else the
-    embedded chain persisted in `home`/chain, else (home None) an embedded chain in memory.
-
-    `timeout` bounds each request to a JSON-RPC node, in seconds.
-    """
-    if rpc_url:
-        from govchain.adapters.chain.rpc import RpcChain
-
-        return RpcChain(rpc_url, timeout=timeout)
-    from govchain.adapters.chain.embedded import EmbeddedChain
-
-    return EmbeddedChain(home)

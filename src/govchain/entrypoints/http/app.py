@@ -11,9 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from govchain import services
-from govchain.adapters.context import Context
-from govchain.adapters.db import check_schema, make_engine, upgrade
+from govchain.bootstrap import running
 from govchain.entrypoints.http import web
 from govchain.entrypoints.http.api.routes import (
     auth,
@@ -28,31 +26,9 @@ from govchain.entrypoints.http.api.routes import (
 from govchain.entrypoints.http.errors import install_error_handlers
 from govchain.entrypoints.http.ratelimit import LoginThrottle, RateLimiter
 from govchain.entrypoints.http.tokens import load_or_create_key
-from govchain.errors import ConfigurationError
-from govchain.pipeline.anchoring import Anchoring
 from govchain.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
-
-
-def open_context(settings: Settings) -> Context:
-    """The home's ledger, deployed first on a fresh embedded chain; a JSON-RPC node needs a
-    deployment made beforehand."""
-    ctx = Context(home=settings.home, rpc_url=settings.rpc_url, usecases_dir=settings.usecases)
-    try:
-        if settings.rpc_url and not ctx.initialised:
-            raise ConfigurationError(
-                f"{ctx.deployment_file} fehlt: zuerst die Verträge bereitstellen "
-                f"(govchain --home {settings.home} --rpc-url URL init)")
-        services.init_home(ctx)
-        # Opened here, once: requests run in worker threads and must not race to create them.
-        _ = ctx.ledger, ctx.usecases
-        if settings.status_index:
-            ctx.use_index()
-    except BaseException:
-        ctx.close()
-        raise
-    return ctx
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,37 +36,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.effective_database_url)
-        try:
-            upgrade(engine)
-            check_schema(engine)
-            ctx = open_context(settings)
-            try:
-                app.state.context = ctx
-                app.state.engine = engine
-                app.state.token_key = load_or_create_key(settings.home)
-                # Requests that wait for their anchor hold a worker thread meanwhile.
-                to_thread.current_default_thread_limiter().total_tokens = settings.threads
-                # The workers get their own small pool: a flood of requests cannot starve them.
-                anchoring_engine = make_engine(settings.effective_database_url, pool_size=2,
-                                               max_overflow=3)
-                anchoring = Anchoring(ctx, anchoring_engine, settings.anchoring,
-                                      run_workers=settings.anchor_workers)
-                app.state.anchoring = anchoring
-                anchoring.start()
-                # What startup built (contracts, schemas, templates, the index) lives as long as
-                # the process: out of the collector's way, so full collections stay short.
-                gc.collect()
-                gc.freeze()
-                try:
-                    yield
-                finally:
-                    anchoring.stop()
-                    anchoring_engine.dispose()
-            finally:
-                ctx.close()
-        finally:
-            engine.dispose()
+        with running(settings) as runtime:
+            app.state.context = runtime.context
+            app.state.engine = runtime.engine
+            app.state.anchoring = runtime.anchoring
+            app.state.token_key = load_or_create_key(settings.home)
+            # Requests that wait for their anchor hold a worker thread meanwhile.
+            to_thread.current_default_thread_limiter().total_tokens = settings.threads
+            # What startup built (contracts, schemas, templates, the index) lives as long as
+            # the process: out of the collector's way, so full collections stay short.
+            gc.collect()
+            gc.freeze()
+            yield
 
     app = FastAPI(title="govchain", version="1", lifespan=lifespan,
                   description="Prüfbare Verwaltungsdokumente der Kommunen in NRW",

@@ -207,6 +207,7 @@ def download_json(request: Request, document_id: str, uow: UoWDep, actor: WebPeo
 def certificate_response(request: Request, ctx: ContextDep, uow: UnitOfWork, settings: SettingsDep,
                          actor: services.Actor, record: DocumentRecord) -> Response:
     """The PDF certificate with a fresh verification link (until the document's validUntil)."""
+    # fpdf2 and segno (≈0.4 s to import) load with the first PDF asked for, not with every process.
     from govchain.presentation.pdf import render_certificate
 
     if record.document is None:

@@ -16,17 +16,11 @@ from fastapi import Request, Response
 from govchain import services
 from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
+from govchain.domain.subject_fields import RawForm, raw_form, raw_from_subject, subject_from_form
 from govchain.domain.timefmt import BERLIN, now, parse_time
 from govchain.domain.usecases import UseCase
 from govchain.entrypoints.http.deps import audit
-from govchain.entrypoints.http.web.forms import (
-    RawForm,
-    apply_row_buttons,
-    build_form,
-    raw_form,
-    raw_from_subject,
-    subject_from_form,
-)
+from govchain.entrypoints.http.web.forms import apply_row_buttons, build_form
 from govchain.entrypoints.http.web.i18n import Translator, lang_of
 from govchain.entrypoints.http.web.rendering import PRIVATE_HEADERS, render
 from govchain.errors import InputError, ValidationError

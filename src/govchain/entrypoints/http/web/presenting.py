@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from govchain.domain.documents import escape_token, is_within
+from govchain.domain.subject_fields import resolve_schema
 from govchain.domain.usecases import UseCase, UseCaseRegistry
 from govchain.domain.verification import CheckStatus, Status, VerificationResult
-from govchain.entrypoints.http.web.forms import FieldLabels, resolve_schema
+from govchain.entrypoints.http.web.forms import FieldLabels
 from govchain.entrypoints.http.web.i18n import Translator
 from govchain.errors import GovchainError
 from govchain.presentation.display import ShownField, ShownSection, declaration_text, shown_sections

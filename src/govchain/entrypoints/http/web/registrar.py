@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from govchain import services
 from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
-from govchain.adapters.ledger import AccountState
+from govchain.domain.ledger_view import AccountState
 from govchain.domain.timefmt import BERLIN, from_unix
 from govchain.entrypoints.http.deps import ContextDep, UoWDep, audit
 from govchain.entrypoints.http.errors import status_of

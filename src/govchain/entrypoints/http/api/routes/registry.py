@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Request, status
 from pydantic import BaseModel, Field, field_validator
 
 from govchain import services
-from govchain.adapters.ledger import Municipality
+from govchain.domain.ledger_view import Municipality
 from govchain.entrypoints.http.api.schemas import Timestamp
 from govchain.entrypoints.http.deps import ContextDep, CurrentRegistrar, UoWDep, audit
 from govchain.entrypoints.http.routing import StrictJsonRoute

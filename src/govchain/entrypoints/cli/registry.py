@@ -1,0 +1,127 @@
+"""`govchain registry …`: the Land authority's register of municipalities and their accounts."""
+
+from __future__ import annotations
+
+import click
+
+from govchain import services
+from govchain.adapters.context import Context
+from govchain.domain.timefmt import parse_time
+from govchain.entrypoints.cli.base import _fail, handle_errors, main, pass_ctx, records
+
+
+@main.group()
+def registry() -> None:
+    """Landesbehörde: Kommunen zulassen und ihre Konten verwalten."""
+
+
+@registry.command("admit")
+@click.option("--ags", required=True, help="Amtlicher Gemeindeschlüssel (8 Ziffern).")
+@click.option("--name", required=True, help="Name der Kommune.")
+@click.option("--usecase", "usecases", multiple=True, required=True,
+              help="Zugelassene Dokumentart (mehrfach möglich).")
+@click.option("--accounts", default=1, show_default=True, help="Anzahl neuer Ausstellerkonten.")
+@pass_ctx
+@handle_errors
+def registry_admit(ctx: Context, ags: str, name: str, usecases: tuple[str, ...],
+                   accounts: int) -> None:
+    """Lässt eine Kommune zu."""
+    with records(ctx, "registry.admit") as (_, audit):
+        addresses = services.admit_municipality(ctx, ags, name, usecases, accounts)
+        audit(ags)
+    click.echo(f"{name} ({ags}) zugelassen; Konten: {', '.join(addresses)}")
+
+
+@registry.command("set-types")
+@click.option("--ags", required=True)
+@click.option("--usecase", "usecases", multiple=True)
+@pass_ctx
+@handle_errors
+def registry_set_types(ctx: Context, ags: str, usecases: tuple[str, ...]) -> None:
+    """Legt die Dokumentarten einer Kommune neu fest."""
+    with records(ctx, "registry.set-usecases") as (_, audit):
+        services.set_doc_types(ctx, ags, usecases)
+        audit(ags)
+    click.echo(f"{ags}: {', '.join(usecases) or '(keine)'}")
+
+
+@registry.command("suspend")
+@click.option("--ags", required=True)
+@pass_ctx
+@handle_errors
+def registry_suspend(ctx: Context, ags: str) -> None:
+    """Sperrt eine Kommune (keine neuen Dokumente)."""
+    with records(ctx, "registry.suspend") as (_, audit):
+        services.suspend_municipality(ctx, ags)
+        audit(ags)
+    click.echo(f"{ags} gesperrt")
+
+
+@registry.command("reactivate")
+@click.option("--ags", required=True)
+@pass_ctx
+@handle_errors
+def registry_reactivate(ctx: Context, ags: str) -> None:
+    """Hebt die Sperre einer Kommune auf."""
+    with records(ctx, "registry.reactivate") as (_, audit):
+        services.reactivate_municipality(ctx, ags)
+        audit(ags)
+    click.echo(f"{ags} wieder aktiv")
+
+
+@registry.command("add-account")
+@click.option("--ags", required=True)
+@pass_ctx
+@handle_errors
+def registry_add_account(ctx: Context, ags: str) -> None:
+    """Erzeugt ein neues Ausstellerkonto für eine Kommune (Schlüsselwechsel)."""
+    with records(ctx, "registry.add-account") as (_, audit):
+        address = services.add_issuer_account(ctx, ags)
+        audit(address)
+    click.echo(address)
+
+
+@registry.command("retire")
+@click.argument("account")
+@pass_ctx
+@handle_errors
+def registry_retire(ctx: Context, account: str) -> None:
+    """Legt ein Konto still; seine früheren Dokumente bleiben gültig."""
+    with records(ctx, "registry.retire") as (_, audit):
+        services.retire_account(ctx, account)
+        audit(account)
+    click.echo(f"{account} stillgelegt")
+
+
+@registry.command("compromise")
+@click.argument("account")
+@click.option("--since", required=True, help="Seit wann kompromittiert (ISO 8601).")
+@pass_ctx
+@handle_errors
+def registry_compromise(ctx: Context, account: str, since: str) -> None:
+    """Meldet ein Konto als kompromittiert seit einem Zeitpunkt."""
+    with records(ctx, "registry.compromise") as (_, audit):
+        services.mark_compromised(ctx, account, parse_time(since))
+        audit(account)
+    click.echo(f"{account} kompromittiert seit {since}")
+
+
+@registry.command("show")
+@click.option("--ags")
+@pass_ctx
+@handle_errors
+def registry_show(ctx: Context, ags: str | None) -> None:
+    """Zeigt die zugelassenen Kommunen mit Konten und Dokumentarten."""
+    items = [ctx.ledger.municipality(ags)] if ags else ctx.ledger.municipalities()
+    for m in items:
+        if not m.admitted:
+            _fail(f"Kommune {ags} ist nicht zugelassen")
+        state = "aktiv" if m.active else "gesperrt"
+        types = ", ".join(services.doc_type_name(ctx, t) for t in m.doc_types)
+        click.echo(f"{m.ags} {m.name} ({state}); Dokumentarten: {types or '-'}")
+        for address in m.accounts:
+            acc = ctx.ledger.issuer_account(address)
+            flags = acc.state.name.lower()
+            if acc.compromised_since:
+                flags += f", kompromittiert seit {acc.compromised_since}"
+            click.echo(f"    {address} ({flags})")

@@ -1,0 +1,143 @@
+"""Sharing a document: selective disclosure and verification links (created, opened, withdrawn)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from govchain.adapters.context import Context
+from govchain.adapters.db import UnitOfWork
+from govchain.domain.documents import (
+    disclose,
+)
+from govchain.domain.hashing import canonical_json
+from govchain.domain.security import (
+    link_lookup,
+    new_link_token,
+    open_link,
+    seal_link,
+)
+from govchain.domain.timefmt import de, now
+from govchain.domain.usecases import UseCaseRegistry
+from govchain.domain.verification import Status, VerificationResult, link_result, with_link_check
+from govchain.errors import (
+    InputError,
+    LinkTokenError,
+    RecordNotFoundError,
+)
+from govchain.services.people import Actor, get_document_for
+from govchain.services.verifying import verify
+
+
+@dataclass(frozen=True)
+class CreatedLink:
+    """A new verification link; the token is shown once and never stored."""
+
+    id: str
+    token: str
+    url: str
+    expires_at: datetime | None
+
+
+def disclose_document(usecases: UseCaseRegistry, document: Mapping[str, Any], hide: Sequence[str]
+                      ) -> dict[str, Any]:
+    """`document` with the `hide` fields hidden, refusing the fields its use case never lets a
+    holder hide (usecase.json ``neverHidden``: without them a verifier cannot answer)."""
+    status = document.get("credentialStatus")
+    usecase_id = status.get("usecase") if isinstance(status, Mapping) else None
+    if not isinstance(usecase_id, str):
+        raise InputError("Die Dokumentart (credentialStatus.usecase) fehlt")
+    return disclose(document, hide, protected=usecases.get(usecase_id).protected_fields)
+
+
+LINK_MAX_LIFETIME = timedelta(days=36525)
+
+
+def create_link(ctx: Context, uow: UnitOfWork, document_id: str, *, base_url: str,
+                hide: Sequence[str] = (), expires_at: datetime | None = None,
+                created_by: int | None = None) -> CreatedLink:
+    """Shares an anchored document (optionally with hidden fields) behind a capability URL.
+
+    The database keeps only a lookup value derived from the token and the disclosed document
+    sealed with AES-GCM under a key derived from the token: a copy of it reveals no personal data
+    and no usable link.
+    """
+    record = uow.documents.get(document_id)
+    if record is None or record.document is None:
+        raise InputError(f"Kein verankertes Dokument {document_id}")
+    if expires_at is not None and expires_at <= now():
+        raise InputError("Das Ablaufdatum des Links liegt in der Vergangenheit")
+    if expires_at is not None and expires_at > now() + LINK_MAX_LIFETIME:
+        # compared, never computed with: a year-9999 expiry cannot overflow on its way to the DB
+        raise InputError("Das Ablaufdatum des Links liegt mehr als 100 Jahre in der Zukunft")
+    shown = disclose_document(ctx.usecases, record.document, hide) if hide else record.document
+    token = new_link_token()
+    link_id = uuid.uuid4().hex
+    sealed = seal_link(token, link_id, canonical_json(shown))
+    uow.links.add(link_id=link_id, document_id=document_id, token_lookup=link_lookup(token),
+                  ciphertext=sealed, hidden_paths=list(hide), created_by=created_by,
+                  expires_at=expires_at)
+    return CreatedLink(link_id, token, f"{base_url.rstrip('/')}/v/{token}", expires_at)
+
+
+@dataclass(frozen=True)
+class LinkVerification:
+    result: VerificationResult
+    document: dict[str, Any] | None  # the disclosed document, when the link is usable
+    link_id: str | None
+
+
+def verify_link(ctx: Context, uow: UnitOfWork, token: str, at: datetime | None = None
+                ) -> LinkVerification:
+    """Opens a link and verifies the document behind it; an expired, withdrawn or unknown link
+    gives a result that says so."""
+    when = at or now()
+    try:
+        link = uow.links.by_lookup(link_lookup(token))
+    except LinkTokenError:
+        link = None
+    if link is None:
+        return LinkVerification(link_result(Status.INVALID, "Diesen Prüflink gibt es nicht.", when),
+                                None, None)
+    if link.withdrawn_at is not None:
+        return LinkVerification(link_result(
+            Status.INVALID, f"Der Prüflink wurde am {de(link.withdrawn_at)} zurückgezogen.", when),
+            None, link.id)
+    if link.expires_at is not None and when >= link.expires_at:
+        return LinkVerification(link_result(
+            Status.EXPIRED, f"Der Prüflink ist am {de(link.expires_at)} abgelaufen.", when),
+            None, link.id)
+    document = json.loads(open_link(token, link.id, link.ciphertext))
+    result = verify(ctx, document, when)
+    until = f" bis {de(link.expires_at)}" if link.expires_at else ""
+    result = with_link_check(result, f"Prüflink gültig{until}.")
+    return LinkVerification(result, document, link.id)
+
+
+def withdraw_link(uow: UnitOfWork, link_id: str) -> None:
+    uow.links.withdraw(link_id)
+
+
+def create_link_for(ctx: Context, uow: UnitOfWork, actor: Actor, document_id: str, *,
+                    base_url: str, hide: Sequence[str] = (), expires_at: datetime | None = None
+                    ) -> CreatedLink:
+    get_document_for(uow, actor, document_id)
+    return create_link(ctx, uow, document_id, base_url=base_url, hide=hide,
+                       expires_at=expires_at, created_by=actor.user_id)
+
+
+def withdraw_link_for(uow: UnitOfWork, actor: Actor, link_id: str) -> None:
+    link = uow.links.by_id(link_id)
+    try:
+        if link is None:
+            raise RecordNotFoundError(link_id)
+        get_document_for(uow, actor, link.document_id)
+    except RecordNotFoundError:
+        # The same answer for a link of a document the actor may not see as for no link at all:
+        # neither its existence nor its document's id leaks.
+        raise RecordNotFoundError(f"Kein Link {link_id}") from None
+    withdraw_link(uow, link_id)
