@@ -22,6 +22,7 @@ from govchain.domain.security import hash_password, password_hasher
 from govchain.entrypoints.http.app import create_app
 from govchain.entrypoints.http.tokens import issue_token
 from govchain.errors import ValidationError
+from govchain.services import issuing
 from govchain.settings import Settings
 from support.databases import fresh_database
 
@@ -224,7 +225,7 @@ def test_bidirectional_controls_are_refused_where_text_is_shown_to_others(
 
 def test_bulk_issues_the_valid_items_in_order_and_reports_the_others(
         client: TestClient, users: Users, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(services, "ACCEPT_SLICE", 2)  # several slices in one request
+    monkeypatch.setattr(issuing, "ACCEPT_SLICE", 2)  # several slices in one request
     subjects = []
     for i in range(7):
         subject = example(client, DOG)

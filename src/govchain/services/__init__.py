@@ -36,7 +36,7 @@ from govchain.services.links import (
     withdraw_link,
     withdraw_link_for,
 )
-from govchain.services.people import Actor, Role, get_document_for, list_documents_for
+from govchain.services.people import Actor, Role, authenticate, get_document_for, list_documents_for
 from govchain.services.registry import (
     DEV_FUNDING_WEI,
     add_issuer_account,
@@ -80,6 +80,7 @@ __all__ = [
     "admit_municipality",
     "admitted_usecases",
     "advance_chain_time",
+    "authenticate",
     "change_status",
     "change_status_for",
     "create_link",

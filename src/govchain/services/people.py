@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from govchain.adapters.db import UnitOfWork
+from govchain.adapters.db import UnitOfWork, UserRecord
 from govchain.adapters.db.repositories import DocumentRecord, Page
+from govchain.domain.security import hash_password, needs_rehash, verify_password
 from govchain.errors import (
     PermissionDeniedError,
     RecordNotFoundError,
@@ -59,3 +60,16 @@ def list_documents_for(uow: UnitOfWork, actor: Actor, *, usecase: str | None = N
         created_by=actor.user_id if actor.role == "landlord" else None,
         usecase=usecase, state=state, ledger_status=ledger_status,  # type: ignore[arg-type]
         search=search, offset=offset, limit=limit)
+
+
+def authenticate(uow: UnitOfWork, username: str, password: str) -> UserRecord | None:
+    """The active user with this username and password, else None. An unknown user costs as
+    much time as a known one; a hash made with older parameters is renewed on the way."""
+    user = uow.users.by_username(username)
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.active:
+        return None
+    if needs_rehash(user.password_hash):
+        uow.users.set_password_hash(user.id, hash_password(password))
+        uow.commit()
+    return user

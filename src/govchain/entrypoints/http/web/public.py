@@ -8,14 +8,12 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import OAuth2PasswordRequestForm
 from starlette.datastructures import UploadFile
 
 from govchain import services
 from govchain.domain import strictjson
 from govchain.domain.security import normalize_link_code
 from govchain.domain.verification import Status
-from govchain.entrypoints.http.api.routes.auth import login as api_login
 from govchain.entrypoints.http.deps import (
     ContextDep,
     LoginThrottleDep,
@@ -26,6 +24,8 @@ from govchain.entrypoints.http.deps import (
     end_session,
     limit_public,
 )
+from govchain.entrypoints.http.login import LoginRefused, log_in
+from govchain.entrypoints.http.ratelimit import retry_after_header
 from govchain.entrypoints.http.tokens import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_MAX_AGE,
@@ -85,18 +85,18 @@ def login(request: Request, form: CheckedForm, uow: UoWDep, settings: SettingsDe
     password = str(form.get("password") or "")
     target = _safe_next(str(form.get("next") or ""))
     try:
-        token = api_login(OAuth2PasswordRequestForm(username=username, password=password),
-                          request, uow, settings, key, throttle)
-    except HTTPException as err:
-        message = t("login.throttled") if err.status_code == 429 else t("login.failed")
-        return render(request, "login.html", status=err.status_code,
-                      headers=err.headers if err.status_code == 429 else None,
-                      next=target or "", username=username, error=message)
-    request.state.session_token = token.access_token
-    user = uow.users.by_username(username)
-    assert user is not None
+        done = log_in(request, uow, settings, key, throttle, username, password)
+    except LoginRefused as refused:
+        code = 429 if refused.retry_after else 401
+        return render(request, "login.html", status=code,
+                      headers=retry_after_header(refused.retry_after) if refused.retry_after
+                      else None,
+                      next=target or "", username=username,
+                      error=t("login.throttled") if refused.retry_after else t("login.failed"))
+    request.state.session_token = done.token
+    user = done.user
     response = redirect(request, target or HOME_OF_ROLE[user.role])
-    set_cookie(response, settings, SESSION_COOKIE, token.access_token, max_age=token.expires_in)
+    set_cookie(response, settings, SESSION_COOKIE, done.token, max_age=done.expires_in)
     if known_device(key, username, request.cookies.get(DEVICE_COOKIE)) is None:
         # From now on failed logins elsewhere for this user do not lock this browser out.
         set_cookie(response, settings, DEVICE_COOKIE, issue_device_cookie(key, username),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
@@ -10,8 +9,6 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from govchain.adapters.db import UserRecord
-from govchain.domain.security import hash_password, needs_rehash, verify_password
-from govchain.domain.timefmt import now
 from govchain.entrypoints.http.deps import (
     BearerToken,
     CurrentUser,
@@ -20,12 +17,11 @@ from govchain.entrypoints.http.deps import (
     TokenKeyDep,
     UoWDep,
     audit,
-    client_address,
     end_session,
     too_many_requests,
 )
+from govchain.entrypoints.http.login import LoginRefused, log_in
 from govchain.entrypoints.http.routing import StrictJsonRoute
-from govchain.entrypoints.http.tokens import DEVICE_COOKIE, issue_token, known_device
 
 router = APIRouter(prefix="/auth", tags=["auth"], route_class=StrictJsonRoute)
 
@@ -56,26 +52,15 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Reques
     """Exchanges username and password for a bearer token. Too many failures for a username or
     from one address refuse further tries for a while, whether the username exists or not; a
     browser that logged in as this user before (device cookie of the pages) is counted apart."""
-    address = client_address(request)
-    device = known_device(key, form.username, request.cookies.get(DEVICE_COOKIE))
-    wait = throttle.retry_after(form.username, address, device)
-    if wait:
-        raise too_many_requests(wait, "Zu viele fehlgeschlagene Anmeldungen; bitte später erneut "
-                                      "versuchen")
-    user = uow.users.by_username(form.username)
-    # An unknown user costs as much time as a known one (verify_password with None).
-    ok = verify_password(user.password_hash if user else None, form.password)
-    if user is None or not ok or not user.active:
-        throttle.failed(form.username, address, device)
+    try:
+        done = log_in(request, uow, settings, key, throttle, form.username, form.password)
+    except LoginRefused as refused:
+        if refused.retry_after:
+            raise too_many_requests(refused.retry_after, "Zu viele fehlgeschlagene Anmeldungen; "
+                                    "bitte später erneut versuchen") from None
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Benutzername oder Passwort falsch",
-                            headers={"WWW-Authenticate": "Bearer"})
-    throttle.succeeded(form.username, device)
-    if needs_rehash(user.password_hash):
-        uow.users.set_password_hash(user.id, hash_password(form.password))
-        uow.commit()
-    ttl = timedelta(minutes=settings.token_ttl_minutes)
-    token = issue_token(key, user_id=user.id, role=user.role, at=now(), ttl=ttl)
-    return TokenOut(access_token=token, expires_in=int(ttl.total_seconds()))
+                            headers={"WWW-Authenticate": "Bearer"}) from None
+    return TokenOut(access_token=done.token, expires_in=done.expires_in)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT,
