@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the test harnesses (tests/support)
 
 from govchain.adapters.db import make_engine  # noqa: E402
 from support.anvil import AnvilNode, start_anvil  # noqa: E402
-from support.service import AACHEN, ServeProcess, prepare_home  # noqa: E402
+from support.serve import AACHEN, ServeProcess, prepare_home  # noqa: E402
 
 USECASE = "wohnungsgeberbestaetigung"
 POSTGRES_URL = os.environ.get("GOVCHAIN_TEST_POSTGRES_URL",
@@ -137,7 +137,8 @@ def make_service(name: str, tmp: Path, anvil: AnvilNode, extra_env: dict[str, st
                  workers: int = 1) -> tuple[ServeProcess, Callable[[], None]]:
     home = tmp / name
     db_url, drop = database_url(tmp, name)
-    env = prepare_home(home, anvil.url, db_url, extra_env=extra_env)
+    env = prepare_home(home, rpc_url=anvil.url, database_url=db_url, env=extra_env,
+                       in_process=False)
     return ServeProcess(home, env, name=name, workers=workers), drop
 
 
@@ -168,7 +169,7 @@ def bulk_issue(service: ServeProcess, n: int, chunk: int, clients: int = 2 * WOR
 
     def send(start: int) -> None:
         with httpx.Client(timeout=600, headers=headers) as client:
-            r = client.post(f"{service.url}/api/v1/documents/bulk", content=bodies[start])
+            r = client.post(f"{service.base_url}/api/v1/documents/bulk", content=bodies[start])
             r.raise_for_status()
             body = r.json()
             if body["rejected"]:
@@ -292,12 +293,12 @@ def issued_documents(service: ServeProcess, count: int) -> list[dict[str, Any]]:
     with httpx.Client(timeout=60, headers=service.headers) as client:
         offset = 0
         while len(docs) < count:
-            page = client.get(f"{service.url}/api/v1/documents",
+            page = client.get(f"{service.base_url}/api/v1/documents",
                               params={"state": "anchored", "limit": 100, "offset": offset}).json()
             if not page["items"]:
                 break
             for item in page["items"]:
-                detail = client.get(f"{service.url}/api/v1/documents/{item['id']}").json()
+                detail = client.get(f"{service.base_url}/api/v1/documents/{item['id']}").json()
                 docs.append(detail["document"])
             offset += 100
     return docs[:count]
@@ -327,7 +328,7 @@ def verify_load(service: ServeProcess, docs: list[dict[str, Any]], seconds: floa
     threads), so that the load generator does not measure itself; every document is checked
     VALID once beforehand."""
     for d in docs[:20]:
-        answer = httpx.post(f"{service.url}/api/v1/verify", json=d, timeout=30).json()
+        answer = httpx.post(f"{service.base_url}/api/v1/verify", json=d, timeout=30).json()
         if answer["status"] != "VALID":
             raise RuntimeError(f"not VALID before the load: {answer['status']}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -335,7 +336,7 @@ def verify_load(service: ServeProcess, docs: list[dict[str, Any]], seconds: floa
         bodies.write_text("".join(json.dumps(d) + "\n" for d in docs))
         script.write_text(WRK_SCRIPT)
         env = {**os.environ, "BENCH_BODIES": str(bodies)}
-        run = ["wrk", "-t2", f"-c{clients}", "-s", str(script), f"{service.url}/api/v1/verify"]
+        run = ["wrk", "-t2", f"-c{clients}", "-s", str(script), f"{service.base_url}/api/v1/verify"]
         subprocess.run([*run[:1], "-d1s", *run[1:]], env=env, capture_output=True, check=True)
         out = subprocess.run([*run[:1], f"-d{seconds:g}s", *run[1:]], env=env,
                              capture_output=True, text=True, check=True).stdout

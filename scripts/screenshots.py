@@ -32,7 +32,7 @@ from support.browser import (
     set_viewport,
     wait_css,
 )
-from support.server import running_service
+from support.serve import running_service
 
 ROOT = Path(__file__).resolve().parents[1]
 DOG = "gefaehrlicher-hund"

@@ -19,7 +19,7 @@ from support.browser import (
     run_axe,
     set_viewport,
 )
-from support.server import RunningService
+from support.serve import ServeProcess
 
 USECASES = UseCaseRegistry.load(default_usecases_dir())
 
@@ -29,7 +29,7 @@ class Web:
     """The browser on the service, with who is signed in."""
 
     driver: WebDriver
-    service: RunningService
+    service: ServeProcess
     signed_in: str | None = None
 
     def open(self, path: str) -> None:

@@ -17,7 +17,7 @@ from browser_kit import Web
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from support.browser import DESKTOP, chromium, enable_downloads, missing_browser, set_viewport
-from support.server import RunningService, running_service
+from support.serve import ServeProcess, running_service
 
 
 def need_browser() -> None:
@@ -30,7 +30,7 @@ def need_browser() -> None:
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     need_browser()
     home = tmp_path_factory.mktemp("browser") / "home"
     with running_service(home) as running:
@@ -43,14 +43,14 @@ def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def session_driver(service: RunningService, downloads: Path) -> Iterator[WebDriver]:
+def session_driver(service: ServeProcess, downloads: Path) -> Iterator[WebDriver]:
     with chromium() as driver:
         enable_downloads(driver, downloads)
         yield driver
 
 
 @pytest.fixture(scope="session")
-def web(session_driver: WebDriver, service: RunningService) -> Web:
+def web(session_driver: WebDriver, service: ServeProcess) -> Web:
     """The session's browser; each test signs in as it needs."""
     return Web(session_driver, service)
 

@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 
 from govchain.domain.security import new_link_token
 from support.browser import wait_css, wait_url
-from support.server import RunningService
+from support.serve import ServeProcess
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +34,7 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(service: RunningService) -> World:
+def world(service: ServeProcess) -> World:
     dog = service.issue("gefaehrlicher-hund", example("gefaehrlicher-hund", 0))
     revoked = service.issue("gefaehrlicher-hund", example("gefaehrlicher-hund", 1))
     revoked_url = service.link(revoked["id"])

@@ -33,7 +33,7 @@ from support.browser import (
     wait_for_download,
     wait_url,
 )
-from support.server import AACHEN
+from support.serve import AACHEN
 
 pytestmark = pytest.mark.browser
 

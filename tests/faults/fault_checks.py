@@ -15,7 +15,7 @@ from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
 from govchain.domain.hashing import to_hex
 from govchain.domain.verification import Status
-from support.service import PASSPHRASE
+from support.serve import PASSPHRASE
 
 
 def all_records(engine: sa.Engine) -> tuple[list, dict]:  # type: ignore[type-arg]

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from fault_checks import assert_nothing_lost_or_doubled
 
 from conftest import Node
-from support.service import ServeProcess, prepare_home
+from support.serve import ServeProcess, prepare_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.anvil]
 
@@ -42,8 +42,8 @@ def test_kill_9_during_bulk_issuance_loses_nothing_and_anchors_nothing_twice(
     home = tmp_path / "home"
     # Small batches and a short window: anchoring runs for a while, so kills land in every phase
     # (accepting, signing, sending, waiting for the receipt, writing proofs).
-    env = prepare_home(home, node.url, url, extra_env={"GOVCHAIN_ANCHOR_MAX_BATCH": "100",
-                                                        "GOVCHAIN_ANCHOR_WINDOW_MS": "20"})
+    env = prepare_home(home, rpc_url=node.url, database_url=url, in_process=False,
+                       env={"GOVCHAIN_ANCHOR_MAX_BATCH": "100", "GOVCHAIN_ANCHOR_WINDOW_MS": "20"})
     serve = ServeProcess(home, env)
     rng = random.Random(20261127)
     accepted: set[str] = set()
@@ -56,7 +56,7 @@ def test_kill_9_during_bulk_issuance_loses_nothing_and_anchors_nothing_twice(
             with httpx.Client(timeout=120, headers=serve.headers) as client:
                 for i in range(0, len(items), CHUNK):
                     try:
-                        answer = client.post(f"{serve.url}/api/v1/documents/bulk",
+                        answer = client.post(f"{serve.base_url}/api/v1/documents/bulk",
                                              json={"usecase": USECASE, "items": items[i:i + CHUNK]})
                     except httpx.HTTPError:
                         return  # killed while answering: these count as not accepted

@@ -13,7 +13,7 @@ from fault_checks import assert_nothing_lost_or_doubled
 from test_crash import USECASE, subjects
 
 from conftest import Node, Proxy
-from support.service import ServeProcess, prepare_home
+from support.serve import ServeProcess, prepare_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.anvil]
 
@@ -25,9 +25,9 @@ def test_database_outage_gives_503_writes_nothing_half_and_recovers(
     proxy = Proxy((parsed.host or "127.0.0.1", parsed.port or 5432)).start()
     via_proxy = parsed.set(port=proxy.port).render_as_string(hide_password=False)
     home = tmp_path / "home"
-    env = prepare_home(home, node.url, via_proxy)
+    env = prepare_home(home, rpc_url=node.url, database_url=via_proxy, in_process=False)
     serve = ServeProcess(home, env).start()
-    client = httpx.Client(base_url=f"{serve.url}/api/v1", headers=serve.headers, timeout=60)
+    client = httpx.Client(base_url=f"{serve.base_url}/api/v1", headers=serve.headers, timeout=60)
     first = client.post("/documents/bulk", params={"wait": "true"}, json={
         "usecase": USECASE, "items": [{"subject": s} for s in subjects(20, 0)]})
     assert first.status_code == 201

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from fault_checks import assert_nothing_lost_or_doubled
 
 from conftest import Node
-from support.service import ServeProcess, prepare_home
+from support.serve import ServeProcess, prepare_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.anvil]
 
@@ -33,9 +33,9 @@ def test_node_outage_keeps_accepting_and_never_answers_valid_or_invalid(
         tmp_path: Path, node: Node, database: tuple[str, sa.Engine]) -> None:
     url, engine = database
     home = tmp_path / "home"
-    env = prepare_home(home, node.url, url)
+    env = prepare_home(home, rpc_url=node.url, database_url=url, in_process=False)
     serve = ServeProcess(home, env).start()
-    client = httpx.Client(base_url=f"{serve.url}/api/v1", headers=serve.headers, timeout=60)
+    client = httpx.Client(base_url=f"{serve.base_url}/api/v1", headers=serve.headers, timeout=60)
     before = client.post("/documents", params={"wait": "true"},
                          json={"usecase": USECASE, "subject": subject(0)})
     assert before.status_code == 201

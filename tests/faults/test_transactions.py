@@ -14,7 +14,7 @@ from test_crash import USECASE, subjects
 
 from conftest import Node
 from govchain.adapters.db import BatchRecord, UnitOfWork
-from support.service import ServeProcess, prepare_home
+from support.serve import ServeProcess, prepare_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.anvil]
 
@@ -34,7 +34,7 @@ def sending(engine: sa.Engine) -> list[BatchRecord]:
 
 
 def issue_one(serve: ServeProcess, n: int) -> str:
-    answer = httpx.post(f"{serve.url}/api/v1/documents", headers=serve.headers, timeout=60,
+    answer = httpx.post(f"{serve.base_url}/api/v1/documents", headers=serve.headers, timeout=60,
                         json={"usecase": USECASE, "subject": subjects(1, n)[0]})
     assert answer.status_code == 202
     return str(answer.json()["id"])
@@ -44,8 +44,8 @@ def test_dropped_and_unmined_transactions_are_sent_again_and_replaced(
         tmp_path: Path, node: Node, database: tuple[str, sa.Engine]) -> None:
     url, engine = database
     home = tmp_path / "home"
-    env = prepare_home(home, node.url, url,
-                       extra_env={"GOVCHAIN_ANCHOR_REPLACE_AFTER_SECONDS": "8"})
+    env = prepare_home(home, rpc_url=node.url, database_url=url, in_process=False,
+                       env={"GOVCHAIN_ANCHOR_REPLACE_AFTER_SECONDS": "8"})
     serve = ServeProcess(home, env).start()
     node.rpc("evm_setAutomine", False)
 
@@ -77,7 +77,8 @@ def test_reorg_that_drops_an_anchor_before_its_confirmations_re_anchors_it(
         tmp_path: Path, node: Node, database: tuple[str, sa.Engine]) -> None:
     url, engine = database
     home = tmp_path / "home"
-    env = prepare_home(home, node.url, url, extra_env={"GOVCHAIN_ANCHOR_CONFIRMATIONS": "3"})
+    env = prepare_home(home, rpc_url=node.url, database_url=url, in_process=False,
+                       env={"GOVCHAIN_ANCHOR_CONFIRMATIONS": "3"})
     serve = ServeProcess(home, env).start()
     head = int(node.rpc("eth_blockNumber"), 16)
     snapshot = node.rpc("evm_snapshot")

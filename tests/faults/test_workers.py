@@ -22,7 +22,7 @@ from fault_checks import assert_nothing_lost_or_doubled
 from test_crash import USECASE, subjects
 
 from conftest import Node
-from support.service import ServeProcess, prepare_home
+from support.serve import ServeProcess, prepare_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.anvil]
 
@@ -53,8 +53,8 @@ def _outliving(pids: list[int], seconds: float) -> list[tuple[int, str]]:
 
 def _serve_with_two_workers(home: Path, node: Node, url: str) -> tuple[ServeProcess, int]:
     """`serve --workers 2` on a prepared home; returns it and its main process id."""
-    serve = ServeProcess(home, prepare_home(home, node.url, url), name="workers",
-                         workers=2).start()
+    env = prepare_home(home, rpc_url=node.url, database_url=url, in_process=False)
+    serve = ServeProcess(home, env, name="workers", workers=2).start()
     assert serve.process is not None
     return serve, serve.process.pid
 
@@ -79,12 +79,12 @@ def test_request_processes_wait_and_the_anchoring_process_anchors(
     assert sum("spawn_main" in args for _, args in spawned) == 3
     accepted: list[str] = []
     with httpx.Client(timeout=60, headers=serve.headers) as client:
-        bulk = client.post(f"{serve.url}/api/v1/documents/bulk", json={
+        bulk = client.post(f"{serve.base_url}/api/v1/documents/bulk", json={
             "usecase": USECASE, "items": [{"subject": s} for s in subjects(300, 0)]})
         assert bulk.status_code == 202
         accepted += [a["id"] for a in bulk.json()["accepted"]]
         for i in range(20):  # spread over both request processes
-            single = client.post(f"{serve.url}/api/v1/documents", params={"wait": "true"},
+            single = client.post(f"{serve.base_url}/api/v1/documents", params={"wait": "true"},
                                  json={"usecase": USECASE, "subject": subjects(1, 1000 + i)[0]})
             assert single.status_code == 201, single.text
             assert single.json()["document"]["proof"]["anchor"]["transactionHash"]
@@ -108,7 +108,7 @@ def test_only_the_anchoring_process_anchors(
         os.kill(anchoring, signal.SIGSTOP)
         with httpx.Client(timeout=60, headers=serve.headers) as client:
             for _ in range(4):  # reaching both request processes
-                bulk = client.post(f"{serve.url}/api/v1/documents/bulk", json={
+                bulk = client.post(f"{serve.base_url}/api/v1/documents/bulk", json={
                     "usecase": USECASE, "items": [{"subject": s} for s in subjects(5, 0)]})
                 assert bulk.status_code == 202, bulk.text
         time.sleep(3.0)  # twelve times the batch window
@@ -147,7 +147,7 @@ def test_a_crashed_anchoring_process_is_started_again(
         os.kill(first, signal.SIGKILL)  # a crash, as the OOM killer would do it
         assert _anchoring_pid(serve, starts=2) != first
         with httpx.Client(timeout=60, headers=serve.headers) as client:
-            answer = client.post(f"{serve.url}/api/v1/documents", params={"wait": "true"},
+            answer = client.post(f"{serve.base_url}/api/v1/documents", params={"wait": "true"},
                                  json={"usecase": USECASE, "subject": subjects(1, 5000)[0]})
         assert answer.status_code == 201, answer.text
         assert "starte ihn neu" in serve.log()

@@ -29,9 +29,9 @@ from typing import Any
 import pytest
 import requests
 
-from support.server import (
+from support.serve import (
     AACHEN,
-    RunningService,
+    ServeProcess,
     govchain_command,
     running_service,
     service_env,
@@ -72,13 +72,13 @@ def example_subject() -> dict[str, Any]:
 
 
 class Entry:
-    def __init__(self, service: RunningService, document: dict[str, Any], token: str) -> None:
+    def __init__(self, service: ServeProcess, document: dict[str, Any], token: str) -> None:
         self.service = service
         self.document = document
         self.clerk = {"Authorization": f"Bearer {token}"}
 
     def alive(self) -> None:
-        assert self.service.running, f"govchain serve died:\n{self.service.log()[-2000:]}"
+        assert self.service.alive, f"govchain serve died:\n{self.service.log()[-2000:]}"
         answer = requests.get(self.service.url("/api/v1/healthz"), timeout=30)
         assert answer.status_code == 200
 

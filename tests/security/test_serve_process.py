@@ -16,14 +16,14 @@ import pytest
 from govchain.adapters.db import DATABASE_FILENAME
 from govchain.entrypoints.http.app import create_app
 from govchain.settings import Settings
-from support.server import RunningService, running_service
+from support.serve import ServeProcess, running_service
 
 PUBLIC_RATE = 3
 MAX_FAILURES = 3
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     home = tmp_path_factory.mktemp("serve-home") / "home"  # made by `govchain init`
     with running_service(home, env={"GOVCHAIN_PUBLIC_RATE_PER_MINUTE": str(PUBLIC_RATE),
                                     "GOVCHAIN_LOGIN_MAX_FAILURES": str(MAX_FAILURES)}) as running:
@@ -31,7 +31,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService
         yield running
 
 
-def _status(service: RunningService, path: str, *, data: bytes | None = None,
+def _status(service: ServeProcess, path: str, *, data: bytes | None = None,
             headers: dict[str, str] | None = None) -> int:
     request = urllib.request.Request(service.url(path), data=data, headers=headers or {})
     try:
@@ -41,7 +41,7 @@ def _status(service: RunningService, path: str, *, data: bytes | None = None,
         return err.code
 
 
-def test_home_and_database_are_for_the_owner_only(service: RunningService) -> None:
+def test_home_and_database_are_for_the_owner_only(service: ServeProcess) -> None:
     # All personal data and the password hashes are in these files; the home was made by
     # `govchain init` (README's session), the -wal and -shm files by the running service.
     home = service.home
@@ -53,7 +53,7 @@ def test_home_and_database_are_for_the_owner_only(service: RunningService) -> No
         f.name: "0o600" for f in files}
 
 
-def test_a_forged_x_forwarded_for_is_not_believed(service: RunningService) -> None:
+def test_a_forged_x_forwarded_for_is_not_believed(service: ServeProcess) -> None:
     # The test talks to the service from 127.0.0.1, the address uvicorn's default trusts.
     forged = {"X-Forwarded-For": "198.51.100.1"}
     status, _ = service.call("POST", "/api/v1/registry/municipalities", role="registrar",
@@ -77,7 +77,7 @@ def test_a_forged_x_forwarded_for_is_not_believed(service: RunningService) -> No
     assert guesses == [401] * MAX_FAILURES + [429]
 
 
-def test_interactive_docs_are_off_unless_asked_for(service: RunningService,
+def test_interactive_docs_are_off_unless_asked_for(service: ServeProcess,
                                                    tmp_path: Path) -> None:
     assert _status(service, "/docs") == 404
     assert _status(service, "/api/v1/openapi.json") == 200
