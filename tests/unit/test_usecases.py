@@ -22,9 +22,9 @@ from govchain.domain.usecases import (
     FIELD_FORMATS,
     UseCase,
     UseCaseRegistry,
-    _field_errors,
     default_usecases_dir,
 )
+from govchain.domain.usecases.model import _field_errors
 from govchain.errors import ConfigurationError, UnknownUseCaseError, ValidationError
 
 USECASES = Path(__file__).resolve().parents[2] / "usecases"

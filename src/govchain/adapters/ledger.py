@@ -34,6 +34,7 @@ from govchain.domain.ledger_view import (
     Municipality,
     OnChainVerification,
 )
+from govchain.domain.vocabulary import parse_ags
 from govchain.errors import (
     ConfigurationError,
     GovchainError,
@@ -47,9 +48,7 @@ RECEIPT_TIMEOUT = 120.0
 
 
 def ags_to_bytes(ags: str) -> bytes:
-    if len(ags) != 8 or not ags.isdigit():
-        raise GovchainError(f"Ungültiger AGS {ags!r}: 8 Ziffern erwartet (z. B. 05334002)")
-    return ags.encode("ascii")
+    return parse_ags(ags).encode("ascii")
 
 
 def ags_from_bytes(raw: bytes) -> str:

@@ -9,6 +9,7 @@ Imports: the pipeline, the composition root and the entrypoints; it imports adap
 
 from __future__ import annotations
 
+from govchain.domain.vocabulary import Role
 from govchain.services.issuing import (
     MAX_BULK,
     BulkResult,
@@ -23,7 +24,9 @@ from govchain.services.issuing import (
     issue_for,
     request_errors,
     require_admitted,
+    require_submitter,
     salt_documents,
+    submittable_usecases,
 )
 from govchain.services.links import (
     LINK_MAX_LIFETIME,
@@ -36,7 +39,7 @@ from govchain.services.links import (
     withdraw_link,
     withdraw_link_for,
 )
-from govchain.services.people import Actor, Role, authenticate, get_document_for, list_documents_for
+from govchain.services.people import Actor, authenticate, get_document_for, list_documents_for
 from govchain.services.registry import (
     DEV_FUNDING_WEI,
     add_issuer_account,
@@ -103,9 +106,11 @@ __all__ = [
     "registrar_account",
     "request_errors",
     "require_admitted",
+    "require_submitter",
     "retire_account",
     "salt_documents",
     "set_doc_types",
+    "submittable_usecases",
     "suspend_municipality",
     "verify",
     "verify_link",

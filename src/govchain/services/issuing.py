@@ -30,6 +30,7 @@ from govchain.domain.security import (
 )
 from govchain.domain.timefmt import now
 from govchain.domain.usecases import UseCase
+from govchain.domain.vocabulary import Role
 from govchain.errors import (
     InputError,
     PermissionDeniedError,
@@ -47,6 +48,18 @@ def _with_value(subject: Mapping[str, Any], pointer: str, value: str) -> dict[st
         node = node.setdefault(token, {})
     node[last] = value
     return dict(copy_)
+
+def require_submitter(role: Role, usecase: UseCase) -> None:
+    """Who may submit a document of a use case: the roles in its `submitters` (usecase.json)."""
+    if role not in usecase.submitters:
+        raise PermissionDeniedError(f"„{usecase.title['de']}“ kann nicht von der Rolle "
+                                    f"„{role}“ eingereicht werden")
+
+
+def submittable_usecases(ctx: Context, role: Role) -> list[UseCase]:
+    """The use cases a role may submit, whatever the municipality."""
+    return [uc for uc in ctx.usecases if role in uc.submitters]
+
 
 
 @dataclass(frozen=True)
@@ -86,11 +99,11 @@ def require_admitted(ctx: Context, ags: str, usecase: UseCase) -> Municipality:
     return municipality
 
 
-def admitted_usecases(ctx: Context, ags: str, role: str = "clerk") -> list[UseCase]:
+def admitted_usecases(ctx: Context, ags: str, role: Role = "clerk") -> list[UseCase]:
     """The use cases the municipality may issue now and `role` may submit: what its forms offer."""
     municipality = registry_view(ctx).municipality(ags)
-    return [uc for uc in ctx.usecases
-            if role in uc.submitters and admission_problem(municipality, uc) is None]
+    return [uc for uc in submittable_usecases(ctx, role)
+            if admission_problem(municipality, uc) is None]
 
 
 def request_errors(usecase: UseCase, request: IssueRequest, at: datetime
@@ -197,9 +210,7 @@ def issue_bulk_for(ctx: Context, uow: UnitOfWork, actor: Actor, usecase_id: str,
     require_role(actor, "clerk")
     assert actor.ags is not None
     usecase = ctx.usecases.get(usecase_id)
-    if actor.role not in usecase.submitters:
-        raise PermissionDeniedError(f"„{usecase.title['de']}“ kann nicht von der Rolle "
-                                    f"„{actor.role}“ eingereicht werden")
+    require_submitter(actor.role, usecase)
     requests = [replace(r, submitted_by=(actor.role, actor.username)) for r in requests]
     return accept_valid(ctx, uow, actor.ags, usecase_id, requests, created_by=actor.user_id)
 
@@ -249,9 +260,7 @@ def issue_for(ctx: Context, uow: UnitOfWork, actor: Actor, usecase_id: str,
     the municipality they name and gets a Zuordnungsmerkmal for the tenant."""
     require_role(actor, "clerk", "landlord")
     usecase = ctx.usecases.get(usecase_id)
-    if actor.role not in usecase.submitters:
-        raise PermissionDeniedError(f"„{usecase.title['de']}“ kann nicht von der Rolle "
-                                    f"„{actor.role}“ eingereicht werden")
+    require_submitter(actor.role, usecase)
     code = None
     if actor.role == "clerk":
         assert actor.ags is not None

@@ -4,17 +4,15 @@ documents visible to them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from govchain.adapters.db import UnitOfWork, UserRecord
 from govchain.adapters.db.repositories import DocumentRecord, Page
 from govchain.domain.security import hash_password, needs_rehash, verify_password
+from govchain.domain.vocabulary import Role
 from govchain.errors import (
     PermissionDeniedError,
     RecordNotFoundError,
 )
-
-Role = Literal["registrar", "clerk", "landlord"]
 
 
 @dataclass(frozen=True)

@@ -15,18 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-Role = Literal["registrar", "clerk", "landlord"]
-DocumentState = Literal["pending", "anchored", "failed"]
-LedgerStatus = Literal["none", "suspended", "revoked"]
-StatusAction = Literal["issued", "anchored", "suspended", "reinstated", "revoked"]
-ActorKind = Literal["user", "api_key", "anonymous"]
-
-ROLES: tuple[Role, ...] = ("registrar", "clerk", "landlord")
-DOCUMENT_STATES: tuple[DocumentState, ...] = ("pending", "anchored", "failed")
-LEDGER_STATUSES: tuple[LedgerStatus, ...] = ("none", "suspended", "revoked")
-STATUS_ACTIONS: tuple[StatusAction, ...] = ("issued", "anchored", "suspended", "reinstated",
-                                            "revoked")
-ACTOR_KINDS: tuple[ActorKind, ...] = ("user", "api_key", "anonymous")
+from govchain.domain.vocabulary import (
+    ACTOR_KINDS,
+    DOCUMENT_STATES,
+    LEDGER_STATUSES,
+    ROLES,
+    STATUS_ACTIONS,
+)
 
 # Tables that only ever grow: a database trigger refuses UPDATE and DELETE (see migrations).
 APPEND_ONLY_TABLES = ("audit_log", "verification_log")

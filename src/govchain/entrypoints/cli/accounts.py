@@ -8,10 +8,9 @@ import click
 
 from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
-from govchain.adapters.db.models import ROLES, Role
 from govchain.domain.security import api_key_prefix, hash_password, new_api_key
+from govchain.domain.vocabulary import ROLES, Role, is_ags
 from govchain.entrypoints.cli.base import (
-    _AGS,
     MIN_PASSWORD_LENGTH,
     _cli_actor,
     _database,
@@ -41,7 +40,7 @@ def users() -> None:
 def users_add(ctx: Context, role: Role, username: str, municipality: str | None,
               display_name: str | None, password_stdin: bool, database_url: str | None) -> None:
     """Legt ein Benutzerkonto an; das Passwort kommt von der Standardeingabe."""
-    if role == "clerk" and (municipality is None or not _AGS.fullmatch(municipality)):
+    if role == "clerk" and (municipality is None or not is_ags(municipality)):
         raise InputError("Sachbearbeiter (--role clerk) brauchen --municipality mit dem "
                          "8-stelligen Gemeindeschlüssel (AGS), z. B. 05334002")
     if role != "clerk" and municipality is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -96,7 +95,6 @@ def main(click_ctx: click.Context, home: Path | None, rpc_url: str | None,
 MIN_PASSWORD_LENGTH = 12
 
 
-_AGS = re.compile(r"\d{8}")
 
 
 def service_settings(ctx: Context, **overrides: Any) -> Settings:

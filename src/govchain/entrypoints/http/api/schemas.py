@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from govchain.adapters.db.models import DocumentState, LedgerStatus, StatusAction
 from govchain.adapters.db.repositories import DocumentRecord, StatusEventRecord
+from govchain.domain.vocabulary import DocumentState, LedgerStatus, StatusAction
 from govchain.services import CreatedLink
 
 

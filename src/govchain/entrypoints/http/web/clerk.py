@@ -31,7 +31,7 @@ from govchain.entrypoints.http.web.rendering import (
     render,
 )
 from govchain.entrypoints.http.web.session import CheckedForm, WebClerk, WebPeople
-from govchain.errors import InputError, PermissionDeniedError, RecordNotFoundError
+from govchain.errors import InputError, RecordNotFoundError
 from govchain.services import queries
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -94,8 +94,7 @@ def choose_usecase(request: Request, ctx: ContextDep, actor: WebClerk) -> Respon
 
 def _clerk_form(ctx: ContextDep, actor: services.Actor, usecase_id: str) -> FormPage:
     usecase = ctx.usecases.get(usecase_id)
-    if "clerk" not in usecase.submitters:
-        raise PermissionDeniedError(f"„{usecase.title['de']}“ stellen Sachbearbeitende nicht aus")
+    services.require_submitter("clerk", usecase)
     # no form for what the municipality may not issue (the service refuses a post all the same)
     services.require_admitted(ctx, actor.ags or "", usecase)
     return FormPage(usecase, action=f"/documents/new/{usecase.id}", guided=False,

@@ -15,14 +15,13 @@ from govchain.entrypoints.http.web.i18n import Translator, lang_of
 from govchain.entrypoints.http.web.issuing import FormPage, default_raw, form_response, post_issue
 from govchain.entrypoints.http.web.rendering import PRIVATE_HEADERS, TOKEN_HEADERS, WebRoute, redirect, render
 from govchain.entrypoints.http.web.session import CheckedForm, WebLandlord
-from govchain.errors import PermissionDeniedError
 from govchain.services import queries
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
 def landlord_usecases(ctx: ContextDep) -> list[UseCase]:
-    return [uc for uc in ctx.usecases if "landlord" in uc.submitters]
+    return services.submittable_usecases(ctx, "landlord")
 
 
 @router.get("/landlord")
@@ -50,8 +49,7 @@ def landlord_choose(request: Request, ctx: ContextDep, actor: WebLandlord) -> Re
 
 def _landlord_form(ctx: ContextDep, usecase_id: str) -> FormPage:
     usecase = ctx.usecases.get(usecase_id)
-    if "landlord" not in usecase.submitters:
-        raise PermissionDeniedError(f"„{usecase.title['de']}“ reichen Wohnungsgeber nicht ein")
+    services.require_submitter("landlord", usecase)
     offices = [(m.ags, m.name) for m in queries.receiving_municipalities(ctx, usecase.id)]
     return FormPage(usecase, action=f"/landlord/new/{usecase.id}", guided=True,
                     municipalities=offices)

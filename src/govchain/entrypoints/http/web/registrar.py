@@ -17,6 +17,7 @@ from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
 from govchain.domain.ledger_view import AccountState
 from govchain.domain.timefmt import BERLIN, from_unix
+from govchain.domain.vocabulary import is_ags
 from govchain.entrypoints.http.deps import ContextDep, UoWDep, audit
 from govchain.entrypoints.http.errors import status_of
 from govchain.entrypoints.http.web.i18n import Translator, lang_of
@@ -27,7 +28,6 @@ from govchain.services import queries
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-_DIGITS = set("0123456789")
 _HEX = set("0123456789abcdefABCDEF")
 
 
@@ -49,7 +49,7 @@ def _write(request: Request, ctx: Context, uow: UnitOfWork, actor: services.Acto
         return _registry_page(request, ctx, status=status_of(err), error=str(err))
     audit(uow, request, actor.user_id, action, target)
     uow.commit()
-    ags = target if len(target) == 8 else ctx.ledger.issuer_account(target).ags
+    ags = target if is_ags(target) else ctx.ledger.issuer_account(target).ags
     return redirect(request, f"/registry?done={done}#m-{ags}")
 
 
@@ -64,7 +64,7 @@ def _usecases(form: CheckedForm) -> list[str]:
 
 
 def _ags(value: str) -> str:
-    if len(value) != 8 or not set(value) <= _DIGITS:
+    if not is_ags(value):
         raise InputError("Der AGS hat genau 8 Ziffern")
     return value
 
@@ -82,7 +82,7 @@ def admit(request: Request, form: CheckedForm, ctx: ContextDep, uow: UoWDep,
     ags = str(form.get("ags") or "").strip()
     name = str(form.get("name") or "").strip()
     usecases = _usecases(form)
-    problem = (t("registry.bad_ags") if len(ags) != 8 or not set(ags) <= _DIGITS
+    problem = (t("registry.bad_ags") if not is_ags(ags)
                else t("registry.no_name") if not name
                else t("registry.no_usecase") if not usecases else None)
     if problem:

@@ -13,8 +13,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from govchain import services
 from govchain.adapters.db import UnitOfWork
-from govchain.adapters.db.models import DocumentState, LedgerStatus
 from govchain.adapters.db.repositories import MAX_PAGE, DocumentRecord
+from govchain.domain.vocabulary import DocumentState, LedgerStatus
 from govchain.entrypoints.http.api.schemas import (
     BulkAccepted,
     BulkIssuedOut,

@@ -14,14 +14,15 @@ from pydantic import BaseModel, Field, field_validator
 
 from govchain import services
 from govchain.domain.ledger_view import Municipality
+from govchain.domain.vocabulary import ADDRESS_PATTERN, AGS_PATTERN
 from govchain.entrypoints.http.api.schemas import Timestamp
 from govchain.entrypoints.http.deps import ContextDep, CurrentRegistrar, UoWDep, audit
 from govchain.entrypoints.http.routing import StrictJsonRoute
 
 router = APIRouter(prefix="/registry", tags=["registry"], route_class=StrictJsonRoute)
 
-AddressPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="Kontoadresse")]
-AgsPath = Annotated[str, Path(pattern=r"^[0-9]{8}$", description="Amtlicher Gemeindeschlüssel")]
+AddressPath = Annotated[str, Path(pattern=ADDRESS_PATTERN, description="Kontoadresse")]
+AgsPath = Annotated[str, Path(pattern=AGS_PATTERN, description="Amtlicher Gemeindeschlüssel")]
 
 
 class AccountOut(BaseModel):
@@ -39,7 +40,7 @@ class MunicipalityOut(BaseModel):
 
 
 class AdmitIn(BaseModel):
-    ags: str = Field(pattern=r"^[0-9]{8}$", description="Amtlicher Gemeindeschlüssel")
+    ags: str = Field(pattern=AGS_PATTERN, description="Amtlicher Gemeindeschlüssel")
     name: str = Field(min_length=1, max_length=200)
     usecases: list[str] = Field(min_length=1, max_length=50)
     accounts: int = Field(default=1, ge=1, le=10)
