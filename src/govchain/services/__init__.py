@@ -35,16 +35,27 @@ from govchain.services.links import (
     create_link,
     create_link_for,
     disclose_document,
+    share_landlord_confirmation,
     verify_link,
     withdraw_link,
     withdraw_link_for,
 )
-from govchain.services.people import Actor, authenticate, get_document_for, list_documents_for
+from govchain.services.people import (
+    MIN_PASSWORD_LENGTH,
+    Actor,
+    NewUser,
+    add_user,
+    authenticate,
+    create_api_key,
+    get_document_for,
+    list_documents_for,
+)
 from govchain.services.registry import (
     DEV_FUNDING_WEI,
     add_issuer_account,
     admit_municipality,
     advance_chain_time,
+    compromise_time_fits,
     doc_type_name,
     init_home,
     mark_compromised,
@@ -62,12 +73,13 @@ from govchain.services.status import (
     parse_reason,
     record_status_change,
 )
-from govchain.services.verifying import lookup_code, verify
+from govchain.services.verifying import lookup_code, record_check, verify
 
 __all__ = [
     "DEV_FUNDING_WEI",
     "LINK_MAX_LIFETIME",
     "MAX_BULK",
+    "MIN_PASSWORD_LENGTH",
     "Action",
     "Actor",
     "BulkResult",
@@ -75,10 +87,12 @@ __all__ = [
     "IssueRequest",
     "Issued",
     "LinkVerification",
+    "NewUser",
     "Role",
     "accept_documents",
     "accept_valid",
     "add_issuer_account",
+    "add_user",
     "admission_problem",
     "admit_municipality",
     "admitted_usecases",
@@ -86,6 +100,8 @@ __all__ = [
     "authenticate",
     "change_status",
     "change_status_for",
+    "compromise_time_fits",
+    "create_api_key",
     "create_link",
     "create_link_for",
     "disclose_document",
@@ -102,6 +118,7 @@ __all__ = [
     "mark_compromised",
     "parse_reason",
     "reactivate_municipality",
+    "record_check",
     "record_status_change",
     "registrar_account",
     "request_errors",
@@ -110,6 +127,7 @@ __all__ = [
     "retire_account",
     "salt_documents",
     "set_doc_types",
+    "share_landlord_confirmation",
     "submittable_usecases",
     "suspend_municipality",
     "verify",

@@ -36,6 +36,8 @@ from govchain.errors import (
     PermissionDeniedError,
     ValidationError,
 )
+from govchain.services import audit
+from govchain.services.audit import AuditAction
 from govchain.services.people import Actor, require_role
 from govchain.services.signers import issuer_address, issuer_signer, registry_view
 
@@ -212,7 +214,10 @@ def issue_bulk_for(ctx: Context, uow: UnitOfWork, actor: Actor, usecase_id: str,
     usecase = ctx.usecases.get(usecase_id)
     require_submitter(actor.role, usecase)
     requests = [replace(r, submitted_by=(actor.role, actor.username)) for r in requests]
-    return accept_valid(ctx, uow, actor.ags, usecase_id, requests, created_by=actor.user_id)
+    result = accept_valid(ctx, uow, actor.ags, usecase_id, requests, created_by=actor.user_id)
+    audit.record(uow, actor.who, AuditAction.DOCUMENT_ISSUE_BULK, usecase_id,
+                 {"accepted": len(result.accepted), "rejected": len(result.rejected)})
+    return result
 
 
 def accept_valid(ctx: Context, uow: UnitOfWork, ags: str, usecase_id: str,
@@ -286,4 +291,6 @@ def issue_for(ctx: Context, uow: UnitOfWork, actor: Actor, usecase_id: str,
     req = IssueRequest(subject=subject, valid_from=valid_from, valid_until=valid_until,
                        landlord_code=code, submitted_by=(actor.role, actor.username))
     (record,) = accept_documents(ctx, uow, ags, usecase_id, [req], created_by=actor.user_id)
+    audit.record(uow, actor.who, AuditAction.DOCUMENT_ISSUE, record.id,
+                 {"usecase": record.usecase, "ags": record.ags})
     return Issued(record, code)

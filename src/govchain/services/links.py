@@ -11,6 +11,7 @@ from typing import Any
 
 from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
+from govchain.adapters.db.repositories import DocumentRecord
 from govchain.domain.documents import (
     disclose,
 )
@@ -29,6 +30,8 @@ from govchain.errors import (
     LinkTokenError,
     RecordNotFoundError,
 )
+from govchain.services import audit
+from govchain.services.audit import AuditAction
 from govchain.services.people import Actor, get_document_for
 from govchain.services.verifying import verify
 
@@ -123,11 +126,28 @@ def withdraw_link(uow: UnitOfWork, link_id: str) -> None:
 
 
 def create_link_for(ctx: Context, uow: UnitOfWork, actor: Actor, document_id: str, *,
-                    base_url: str, hide: Sequence[str] = (), expires_at: datetime | None = None
-                    ) -> CreatedLink:
+                    base_url: str, hide: Sequence[str] = (), expires_at: datetime | None = None,
+                    purpose: str | None = None) -> CreatedLink:
+    """A verification link of a document the actor may see; `purpose` goes into the audit entry
+    (the PDF's link: "certificate")."""
     get_document_for(uow, actor, document_id)
-    return create_link(ctx, uow, document_id, base_url=base_url, hide=hide,
+    link = create_link(ctx, uow, document_id, base_url=base_url, hide=hide,
                        expires_at=expires_at, created_by=actor.user_id)
+    detail: dict[str, Any] = {"document": document_id, "hidden": list(hide)}
+    if purpose:
+        detail["purpose"] = purpose
+    audit.record(uow, actor.who, AuditAction.LINK_CREATE, link.id, detail)
+    return link
+
+
+def share_landlord_confirmation(ctx: Context, uow: UnitOfWork, actor: Actor, document_id: str,
+                                *, base_url: str) -> tuple[DocumentRecord, CreatedLink | None]:
+    """A landlord's confirmation as it stands, with the verification link for the tenant once it
+    is anchored (None while it waits, and for anyone but a landlord)."""
+    record = get_document_for(uow, actor, document_id)
+    if actor.role != "landlord" or record.state != "anchored":
+        return record, None
+    return record, create_link_for(ctx, uow, actor, record.id, base_url=base_url)
 
 
 def withdraw_link_for(uow: UnitOfWork, actor: Actor, link_id: str) -> None:
@@ -141,3 +161,4 @@ def withdraw_link_for(uow: UnitOfWork, actor: Actor, link_id: str) -> None:
         # neither its existence nor its document's id leaks.
         raise RecordNotFoundError(f"Kein Link {link_id}") from None
     withdraw_link(uow, link_id)
+    audit.record(uow, actor.who, AuditAction.LINK_WITHDRAW, link_id)

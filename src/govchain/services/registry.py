@@ -91,8 +91,14 @@ def retire_account(ctx: Context, account: str) -> TxResult:
     return ctx.ledger.retire_account(registrar_account(ctx), account)
 
 
+def compromise_time_fits(since: datetime) -> bool:
+    """Whether the contract can hold `since` (uint48 Unix seconds; 0 would mean "never"). A time
+    after now is refused by the contract itself."""
+    return 1 <= since.timestamp() < 2 ** 48
+
+
 def mark_compromised(ctx: Context, account: str, since: datetime) -> TxResult:
-    if not 0 <= since.timestamp() < 2 ** 48:
+    if not compromise_time_fits(since):
         raise InputError(f"Der Zeitpunkt {since.isoformat()} liegt außerhalb des zulässigen "
                          "Bereichs (ab 1970)")
     return ctx.ledger.mark_compromised(registrar_account(ctx), account, int(since.timestamp()))

@@ -17,13 +17,23 @@ from govchain.domain.verification import REASONS
 from govchain.errors import (
     InputError,
 )
+from govchain.services import audit
+from govchain.services.audit import AuditAction
 from govchain.services.people import Actor, get_document_for, require_role
 from govchain.services.signers import issuer_signer
 
 Action = Literal["revoke", "suspend", "reinstate"]
 
 
-def parse_reason(reason: str | int | None) -> int:
+def parse_reason(reason: str | int | None, *, known_only: bool = False) -> int:
+    """The reason code of a status change. `known_only`: only the digits of a code in REASONS
+    (what the pages' selection offers); otherwise (API, CLI) also any code 0–65535 and a known
+    reason's German or English name; nothing at all is 0."""
+    if known_only:
+        text = str(reason)
+        if not text.isdigit() or int(text) not in REASONS:
+            raise InputError("Unbekannter Grund")
+        return int(text)
     if reason is None or reason == "":
         return 0
     try:
@@ -75,6 +85,8 @@ def change_status_for(ctx: Context, uow: UnitOfWork, actor: Actor, document_id: 
     code = parse_reason(reason) if action != "reinstate" else None
     tx = change_status(ctx, record.document, action, code)
     record_status_change(uow, document_id, action, tx, reason=code, actor=actor.user_id)
+    audit.record(uow, actor.who, AuditAction(f"document.{action}"), document_id,
+                 {"reason": reason} if reason is not None else None)
     return get_document_for(uow, actor, document_id)
 
 

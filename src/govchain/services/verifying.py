@@ -39,3 +39,17 @@ def lookup_code(ctx: Context, uow: UnitOfWork, actor: Actor, code: str
     if record is None or record.ags != actor.ags or record.document is None:
         raise RecordNotFoundError("Kein Dokument mit diesem Zuordnungsmerkmal für Ihre Kommune")
     return record, verify(ctx, record.document)
+
+
+def record_check(uow: UnitOfWork, api_key_id: int, result: VerificationResult, *,
+                 document_id: str | None, link_id: str | None = None) -> bool:
+    """Records a check made with an institutional API key in that key's verification log (and
+    when the key was last used). A check that names neither a document nor a link is answered
+    but not recorded: the log needs something to point at. True if recorded."""
+    if not document_id and link_id is None:
+        return False
+    uow.verification_log.append(api_key_id=api_key_id, result=str(result.status),
+                                link_id=link_id,
+                                document_id=document_id[:80] if document_id else None)
+    uow.api_keys.touch(api_key_id)
+    return True

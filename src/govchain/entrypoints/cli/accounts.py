@@ -6,12 +6,11 @@ import sys
 
 import click
 
+from govchain import services
 from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
-from govchain.domain.security import api_key_prefix, hash_password, new_api_key
-from govchain.domain.vocabulary import ROLES, Role, is_ags
+from govchain.domain.vocabulary import ROLES, Role
 from govchain.entrypoints.cli.base import (
-    MIN_PASSWORD_LENGTH,
     _cli_actor,
     _database,
     handle_errors,
@@ -19,7 +18,8 @@ from govchain.entrypoints.cli.base import (
     pass_ctx,
     service_settings,
 )
-from govchain.errors import InputError
+from govchain.errors import InputError, ValidationError
+from govchain.services.audit import Who
 
 
 @main.group()
@@ -40,24 +40,16 @@ def users() -> None:
 def users_add(ctx: Context, role: Role, username: str, municipality: str | None,
               display_name: str | None, password_stdin: bool, database_url: str | None) -> None:
     """Legt ein Benutzerkonto an; das Passwort kommt von der Standardeingabe."""
-    if role == "clerk" and (municipality is None or not is_ags(municipality)):
-        raise InputError("Sachbearbeiter (--role clerk) brauchen --municipality mit dem "
-                         "8-stelligen Gemeindeschlüssel (AGS), z. B. 05334002")
-    if role != "clerk" and municipality is not None:
-        raise InputError(f"--municipality gilt nur für die Rolle clerk, nicht für {role}")
     password = sys.stdin.readline().rstrip("\r\n")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InputError(f"Das Passwort muss mindestens {MIN_PASSWORD_LENGTH} Zeichen lang sein")
+    new = services.NewUser(username, password, role, municipality, display_name)
     engine = _database(service_settings(ctx, database_url=database_url))
     try:
         with UnitOfWork(engine) as uow:
-            user = uow.users.add(username=username, password_hash=hash_password(password),
-                                 role=role, municipality_ags=municipality,
-                                 display_name=(display_name or username).strip())
-            uow.audit.append(actor=_cli_actor(), actor_kind="anonymous", action="user.add",
-                             target=f"user:{user.id}",
-                             detail={"username": user.username, "role": role,
-                                     "municipality": municipality, "via": "cli"})
+            try:
+                user = services.add_user(uow, Who(_cli_actor(), "anonymous"), new, via="cli")
+            except ValidationError as err:  # named by the command's options
+                raise InputError("; ".join(f"--{name}: {message}"
+                                           for name, message in err.errors)) from None
             uow.commit()
     finally:
         engine.dispose()
@@ -79,15 +71,11 @@ def apikeys_create(ctx: Context, name: str, database_url: str | None) -> None:
     """Erzeugt einen API-Schlüssel und zeigt ihn einmalig an (gespeichert wird nur sein Hash)."""
     if not name.strip():
         raise InputError("--name darf nicht leer sein")
-    key, key_hash = new_api_key()
     engine = _database(service_settings(ctx, database_url=database_url))
     try:
         with UnitOfWork(engine) as uow:
-            record = uow.api_keys.add(name=name.strip(), prefix=api_key_prefix(key),
-                                      key_hash=key_hash)
-            uow.audit.append(actor=_cli_actor(), actor_kind="anonymous", action="apikey.create",
-                             target=f"api_key:{record.id}",
-                             detail={"name": record.name, "prefix": record.prefix, "via": "cli"})
+            record, key = services.create_api_key(uow, Who(_cli_actor(), "anonymous"), name,
+                                                  via="cli")
             uow.commit()
     finally:
         engine.dispose()

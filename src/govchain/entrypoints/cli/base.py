@@ -20,6 +20,7 @@ from govchain.adapters.db import UnitOfWork, make_engine, upgrade
 from govchain.domain import strictjson
 from govchain.errors import GovchainError, InputError, LedgerError, LedgerUnavailableError
 from govchain.pipeline.batches import anchor_now
+from govchain.services.audit import AuditAction, Who, record
 from govchain.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -92,7 +93,6 @@ def main(click_ctx: click.Context, home: Path | None, rpc_url: str | None,
     click_ctx.call_on_close(ctx.close)
 
 
-MIN_PASSWORD_LENGTH = 12
 
 
 
@@ -117,7 +117,8 @@ def _cli_actor() -> str:
 
 
 @contextmanager
-def records(ctx: Context, action: str) -> Iterator[tuple[UnitOfWork, Callable[[str], None]]]:
+def records(ctx: Context, action: AuditAction
+            ) -> Iterator[tuple[UnitOfWork, Callable[[str], None]]]:
     """A unit of work on the home's database for a CLI write, with an audit callback.
 
     The command's changes and its audit entry are committed together; on an error nothing is.
@@ -126,8 +127,7 @@ def records(ctx: Context, action: str) -> Iterator[tuple[UnitOfWork, Callable[[s
     try:
         with UnitOfWork(engine) as uow:
             def audit(target: str) -> None:
-                uow.audit.append(actor=_cli_actor(), actor_kind="anonymous", action=action,
-                                 target=target)
+                record(uow, Who(_cli_actor(), "anonymous"), action, target)
             yield uow, audit
             uow.commit()
     finally:

@@ -21,6 +21,7 @@ from govchain.entrypoints.cli.base import (
     records,
     service_settings,
 )
+from govchain.services.audit import AuditAction
 from govchain.services.bulk_files import read_bulk_file
 
 BULK_CHUNK = 1000
@@ -48,7 +49,7 @@ def issue_bulk(ctx: Context, file: Path, ags: str, usecase: str, out: Path) -> N
                            file=sys.stderr) as bar:
         for start in range(0, len(requests), BULK_CHUNK):
             chunk = requests[start:start + BULK_CHUNK]
-            with records(ctx, "document.issue_bulk") as (uow, audit):
+            with records(ctx, AuditAction.DOCUMENT_ISSUE_BULK) as (uow, audit):
                 result = services.accept_valid(ctx, uow, ags, usecase, chunk)
                 audit(f"{usecase}: {len(result.accepted)} von {len(chunk)}")
             ids += [doc_id for _, doc_id in result.accepted]

@@ -25,6 +25,7 @@ from govchain.entrypoints.cli.base import (
 )
 from govchain.errors import InputError
 from govchain.presentation.display import declaration_text
+from govchain.services.audit import AuditAction
 
 
 @main.command("issue")
@@ -49,7 +50,7 @@ def issue(ctx: Context, ags: str, usecase: str, subject_file: Path, valid_from: 
         subject=data,
         valid_from=parse_time(valid_from) if valid_from else None,
         valid_until=parse_time(valid_until) if valid_until else None)
-    with records(ctx, "document.issue") as (uow, audit):
+    with records(ctx, AuditAction.DOCUMENT_ISSUE) as (uow, audit):
         (record,) = services.accept_documents(ctx, uow, ags, usecase, [req])
         audit(record.id)
     (doc,) = anchor_and_read(ctx, str(record.account), [record.id])
@@ -66,7 +67,7 @@ def _status_command(action: services.Action, help_text: str) -> None:
     @handle_errors
     def command(ctx: Context, file: Path, reason: str | None) -> None:
         document = read_json(file)
-        with records(ctx, f"document.{action}") as (uow, audit):
+        with records(ctx, AuditAction(f"document.{action}")) as (uow, audit):
             tx = services.change_status(ctx, document, action, reason)
             code = services.parse_reason(reason) if action != "reinstate" else None
             services.record_status_change(uow, str(document.get("id")), action, tx,

@@ -10,6 +10,7 @@ from govchain import services
 from govchain.adapters.context import Context
 from govchain.entrypoints.cli.base import handle_errors, main, pass_ctx, records
 from govchain.entrypoints.cli.demo import run_demo
+from govchain.services.audit import AuditAction
 
 
 @main.command()
@@ -53,7 +54,7 @@ def chain() -> None:
 def chain_deploy(ctx: Context) -> None:
     """Stellt die Verträge bereit und schreibt die Deployment-Datei (mit --rpc-url)."""
     dep = services.init_home(ctx)
-    with records(ctx, "chain.deploy") as (_, audit):
+    with records(ctx, AuditAction.CHAIN_DEPLOY) as (_, audit):
         audit(dep.document_registry)
     click.echo(f"Chain {dep.chain_id}: IssuerRegistry {dep.issuer_registry}, "
                f"DocumentRegistry {dep.document_registry} → {ctx.deployment_file}")

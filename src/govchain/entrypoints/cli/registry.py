@@ -8,6 +8,7 @@ from govchain import services
 from govchain.adapters.context import Context
 from govchain.domain.timefmt import parse_time
 from govchain.entrypoints.cli.base import _fail, handle_errors, main, pass_ctx, records
+from govchain.services.audit import AuditAction
 
 
 @main.group()
@@ -26,7 +27,7 @@ def registry() -> None:
 def registry_admit(ctx: Context, ags: str, name: str, usecases: tuple[str, ...],
                    accounts: int) -> None:
     """Lässt eine Kommune zu."""
-    with records(ctx, "registry.admit") as (_, audit):
+    with records(ctx, AuditAction.REGISTRY_ADMIT) as (_, audit):
         addresses = services.admit_municipality(ctx, ags, name, usecases, accounts)
         audit(ags)
     click.echo(f"{name} ({ags}) zugelassen; Konten: {', '.join(addresses)}")
@@ -39,7 +40,7 @@ def registry_admit(ctx: Context, ags: str, name: str, usecases: tuple[str, ...],
 @handle_errors
 def registry_set_types(ctx: Context, ags: str, usecases: tuple[str, ...]) -> None:
     """Legt die Dokumentarten einer Kommune neu fest."""
-    with records(ctx, "registry.set-usecases") as (_, audit):
+    with records(ctx, AuditAction.REGISTRY_SET_USECASES) as (_, audit):
         services.set_doc_types(ctx, ags, usecases)
         audit(ags)
     click.echo(f"{ags}: {', '.join(usecases) or '(keine)'}")
@@ -51,7 +52,7 @@ def registry_set_types(ctx: Context, ags: str, usecases: tuple[str, ...]) -> Non
 @handle_errors
 def registry_suspend(ctx: Context, ags: str) -> None:
     """Sperrt eine Kommune (keine neuen Dokumente)."""
-    with records(ctx, "registry.suspend") as (_, audit):
+    with records(ctx, AuditAction.REGISTRY_SUSPEND) as (_, audit):
         services.suspend_municipality(ctx, ags)
         audit(ags)
     click.echo(f"{ags} gesperrt")
@@ -63,7 +64,7 @@ def registry_suspend(ctx: Context, ags: str) -> None:
 @handle_errors
 def registry_reactivate(ctx: Context, ags: str) -> None:
     """Hebt die Sperre einer Kommune auf."""
-    with records(ctx, "registry.reactivate") as (_, audit):
+    with records(ctx, AuditAction.REGISTRY_REACTIVATE) as (_, audit):
         services.reactivate_municipality(ctx, ags)
         audit(ags)
     click.echo(f"{ags} wieder aktiv")
@@ -75,7 +76,7 @@ def registry_reactivate(ctx: Context, ags: str) -> None:
 @handle_errors
 def registry_add_account(ctx: Context, ags: str) -> None:
     """Erzeugt ein neues Ausstellerkonto für eine Kommune (Schlüsselwechsel)."""
-    with records(ctx, "registry.add-account") as (_, audit):
+    with records(ctx, AuditAction.REGISTRY_ADD_ACCOUNT) as (_, audit):
         address = services.add_issuer_account(ctx, ags)
         audit(address)
     click.echo(address)
@@ -87,7 +88,7 @@ def registry_add_account(ctx: Context, ags: str) -> None:
 @handle_errors
 def registry_retire(ctx: Context, account: str) -> None:
     """Legt ein Konto still; seine früheren Dokumente bleiben gültig."""
-    with records(ctx, "registry.retire") as (_, audit):
+    with records(ctx, AuditAction.REGISTRY_RETIRE) as (_, audit):
         services.retire_account(ctx, account)
         audit(account)
     click.echo(f"{account} stillgelegt")
@@ -100,7 +101,7 @@ def registry_retire(ctx: Context, account: str) -> None:
 @handle_errors
 def registry_compromise(ctx: Context, account: str, since: str) -> None:
     """Meldet ein Konto als kompromittiert seit einem Zeitpunkt."""
-    with records(ctx, "registry.compromise") as (_, audit):
+    with records(ctx, AuditAction.REGISTRY_COMPROMISE) as (_, audit):
         services.mark_compromised(ctx, account, parse_time(since))
         audit(account)
     click.echo(f"{account} kompromittiert seit {since}")

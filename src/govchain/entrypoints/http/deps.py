@@ -19,6 +19,7 @@ from govchain.entrypoints.http.ratelimit import LoginThrottle, RateLimiter, retr
 from govchain.entrypoints.http.tokens import InvalidTokenError, TokenClaims, read_token
 from govchain.pipeline.anchoring import Anchoring
 from govchain.services import Actor
+from govchain.services.audit import AuditAction, Who, record
 from govchain.settings import Settings
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -144,14 +145,15 @@ CurrentRegistrar = Annotated[UserRecord, Depends(get_current_registrar)]
 CurrentClerk = Annotated[UserRecord, Depends(get_current_clerk)]
 
 
-def actor_of(user: UserRecord) -> Actor:
-    """The logged-in user as the service layer sees them; the service decides what each role may."""
+def actor_of(user: UserRecord, request: Request) -> Actor:
+    """The logged-in user as the service layer sees them (the service decides what each role
+    may), with the address the request came from for the audit log."""
     return Actor(user_id=user.id, username=user.username, role=user.role,
-                 ags=user.municipality_ags)
+                 ags=user.municipality_ags, address=client_address(request))
 
 
-async def get_current_actor(user: CurrentUser) -> Actor:
-    return actor_of(user)
+async def get_current_actor(user: CurrentUser, request: Request) -> Actor:
+    return actor_of(user, request)
 
 
 CurrentActor = Annotated[Actor, Depends(get_current_actor)]
@@ -230,8 +232,8 @@ async def get_login_throttle(request: Request) -> LoginThrottle:
 LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
 
 
-def audit(uow: UnitOfWork, request: Request, actor_id: int, action: str, target: str,
+def audit(uow: UnitOfWork, request: Request, actor_id: int, action: AuditAction, target: str,
           detail: dict[str, Any] | None = None) -> None:
-    """Records a write of a signed-in user in the audit log (never personal data in `detail`)."""
-    uow.audit.append(actor=str(actor_id), actor_kind="user", action=action, target=target,
-                     remote_addr=client_address(request), detail=detail)
+    """Records a registry change or a logout of a signed-in user (what the service functions
+    do not record themselves), with the address the request came from."""
+    record(uow, Who.user(actor_id, client_address(request)), action, target, detail)

@@ -18,7 +18,7 @@ from govchain.adapters.db import DocumentRecord, UnitOfWork
 from govchain.domain.security import format_link_code
 from govchain.domain.timefmt import now, parse_time
 from govchain.domain.verification import REASONS
-from govchain.entrypoints.http.deps import ContextDep, SettingsDep, UoWDep, audit
+from govchain.entrypoints.http.deps import ContextDep, SettingsDep, UoWDep
 from govchain.entrypoints.http.web.i18n import Translator, lang_of
 from govchain.entrypoints.http.web.issuing import FormPage, default_raw, form_response, post_issue
 from govchain.entrypoints.http.web.presenting import hideable_fields, result_view, sections_of
@@ -170,8 +170,8 @@ def change_status(request: Request, document_id: str, form: CheckedForm, ctx: Co
     if action is None:
         raise InputError("Unbekannte Aktion")
     reason = str(form.get("reason") or "0") if action != "reinstate" else None
-    if reason is not None and (not reason.isdigit() or int(reason) not in REASONS):
-        raise InputError("Unbekannter Grund")
+    if reason is not None:
+        services.parse_reason(reason, known_only=True)
     record = services.get_document_for(uow, actor, document_id)
     t = Translator(lang_of(request))
     if form.get("confirmed") != "yes":
@@ -181,8 +181,6 @@ def change_status(request: Request, document_id: str, form: CheckedForm, ctx: Co
                       if reason is not None else None,
                       title=t.pick(ctx.usecases.get(record.usecase).title, record.usecase))
     services.change_status_for(ctx, uow, actor, document_id, action, reason)
-    audit(uow, request, actor.user_id, f"document.{action}", record.id,
-          {"reason": reason} if reason is not None else None)
     uow.commit()
     return redirect(request, f"/documents/{document_id}?changed={action}")
 
@@ -213,9 +211,7 @@ def certificate_response(request: Request, ctx: ContextDep, uow: UnitOfWork, set
         raise InputError("Das Dokument ist noch nicht verankert")
     until = record.valid_until if record.valid_until and record.valid_until > now() else None
     link = services.create_link_for(ctx, uow, actor, record.id, base_url=settings.base_url,
-                                    expires_at=until)
-    audit(uow, request, actor.user_id, "link.create", link.id,
-          {"document": record.id, "hidden": [], "purpose": "certificate"})
+                                    expires_at=until, purpose="certificate")
     usecase = ctx.usecases.get(record.usecase)
     pdf = render_certificate(record.document, usecase, verify_url=link.url,
                              link_code=format_link_code(link.token), lang=lang_of(request),
@@ -248,8 +244,6 @@ def create_link(request: Request, document_id: str, form: CheckedForm, ctx: Cont
         uow.rollback()
         return document_response(request, ctx, uow, actor, record, status=400,
                                  link_error=str(err))
-    audit(uow, request, actor.user_id, "link.create", link.id,
-          {"document": document_id, "hidden": hide})
     uow.commit()
     return document_response(request, ctx, uow, actor, record, created_link=link)
 
@@ -260,7 +254,6 @@ def withdraw_link(request: Request, link_id: str, form: CheckedForm, uow: UoWDep
     del form
     link = uow.links.by_id(link_id)
     services.withdraw_link_for(uow, actor, link_id)
-    audit(uow, request, actor.user_id, "link.withdraw", link_id)
     uow.commit()
     assert link is not None  # withdraw_link_for found it
     return redirect(request, f"/documents/{link.document_id}?withdrawn=1")

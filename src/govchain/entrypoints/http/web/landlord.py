@@ -10,7 +10,7 @@ from govchain import services
 from govchain.adapters.db import UnitOfWork
 from govchain.domain.security import format_link_code
 from govchain.domain.usecases import UseCase
-from govchain.entrypoints.http.deps import ContextDep, EngineDep, SettingsDep, UoWDep, audit
+from govchain.entrypoints.http.deps import ContextDep, EngineDep, SettingsDep, UoWDep
 from govchain.entrypoints.http.web.i18n import Translator, lang_of
 from govchain.entrypoints.http.web.issuing import FormPage, default_raw, form_response, post_issue
 from govchain.entrypoints.http.web.rendering import PRIVATE_HEADERS, TOKEN_HEADERS, WebRoute, redirect, render
@@ -74,13 +74,10 @@ def landlord_submit(request: Request, usecase_id: str, form: CheckedForm, ctx: C
         return outcome.response
     assert outcome.issued is not None
     with UnitOfWork(engine) as fresh:
-        record = services.get_document_for(fresh, actor, outcome.issued.record.id)
-        link = None
-        if record.document is not None:
-            link = services.create_link_for(ctx, fresh, actor, record.id,
-                                            base_url=settings.base_url)
-            audit(fresh, request, actor.user_id, "link.create", link.id, {"document": record.id})
-            fresh.commit()
+        record, link = services.share_landlord_confirmation(ctx, fresh, actor,
+                                                            outcome.issued.record.id,
+                                                            base_url=settings.base_url)
+        fresh.commit()
     t = Translator(lang_of(request))
     usecase = ctx.usecases.get(record.usecase)
     municipality = ctx.ledger.municipality(record.ags)

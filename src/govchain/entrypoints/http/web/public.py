@@ -45,6 +45,7 @@ from govchain.entrypoints.http.web.session import (
     set_cookie,
 )
 from govchain.errors import InputError
+from govchain.services.audit import AuditAction
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -112,7 +113,7 @@ def logout(request: Request, form: CheckedForm, uow: UoWDep, settings: SettingsD
     del form
     with contextlib.suppress(HTTPException):  # a session that had ended anyway
         user = end_session(uow, key, request.cookies.get(SESSION_COOKIE))
-        audit(uow, request, user.id, "auth.logout", f"user:{user.id}")
+        audit(uow, request, user.id, AuditAction.AUTH_LOGOUT, f"user:{user.id}")
         uow.commit()
     response = redirect(request, "/login?logged_out=1")
     for name in (SESSION_COOKIE, CSRF_COOKIE):

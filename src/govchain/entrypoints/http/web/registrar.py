@@ -25,6 +25,7 @@ from govchain.entrypoints.http.web.rendering import PRIVATE_HEADERS, WebRoute, r
 from govchain.entrypoints.http.web.session import CheckedForm, WebRegistrar
 from govchain.errors import InputError, LedgerError
 from govchain.services import queries
+from govchain.services.audit import AuditAction
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -39,7 +40,7 @@ def _registry_page(request: Request, ctx: Context, *, status: int = 200,
                   from_unix=from_unix, states=AccountState)
 
 
-def _write(request: Request, ctx: Context, uow: UnitOfWork, actor: services.Actor, action: str,
+def _write(request: Request, ctx: Context, uow: UnitOfWork, actor: services.Actor, action: AuditAction,
            call: Callable[[], str], done: str) -> Response:
     """Runs one registry write; `call` returns the audit target and the AGS to jump back to is
     taken from it (an account's municipality for account actions)."""
@@ -93,7 +94,7 @@ def admit(request: Request, form: CheckedForm, ctx: ContextDep, uow: UoWDep,
         services.admit_municipality(ctx, ags, name, usecases)
         return ags
 
-    return _write(request, ctx, uow, actor, "registry.admit", call, "admit")
+    return _write(request, ctx, uow, actor, AuditAction.REGISTRY_ADMIT, call, "admit")
 
 
 @router.post("/registry/municipalities/{ags}/usecases")
@@ -103,7 +104,7 @@ def set_usecases(request: Request, ags: str, form: CheckedForm, ctx: ContextDep,
         services.set_doc_types(ctx, _ags(ags), _usecases(form))
         return ags
 
-    return _write(request, ctx, uow, actor, "registry.set-usecases", call, "usecases")
+    return _write(request, ctx, uow, actor, AuditAction.REGISTRY_SET_USECASES, call, "usecases")
 
 
 @router.post("/registry/municipalities/{ags}/suspend")
@@ -115,7 +116,7 @@ def suspend(request: Request, ags: str, form: CheckedForm, ctx: ContextDep, uow:
         services.suspend_municipality(ctx, _ags(ags))
         return ags
 
-    return _write(request, ctx, uow, actor, "registry.suspend", call, "suspend")
+    return _write(request, ctx, uow, actor, AuditAction.REGISTRY_SUSPEND, call, "suspend")
 
 
 @router.post("/registry/municipalities/{ags}/reactivate")
@@ -127,7 +128,7 @@ def reactivate(request: Request, ags: str, form: CheckedForm, ctx: ContextDep, u
         services.reactivate_municipality(ctx, _ags(ags))
         return ags
 
-    return _write(request, ctx, uow, actor, "registry.reactivate", call, "reactivate")
+    return _write(request, ctx, uow, actor, AuditAction.REGISTRY_REACTIVATE, call, "reactivate")
 
 
 @router.post("/registry/municipalities/{ags}/accounts")
@@ -135,7 +136,7 @@ def add_account(request: Request, ags: str, form: CheckedForm, ctx: ContextDep, 
                 actor: WebRegistrar) -> Response:
     """Key rotation: a new issuer account for the municipality."""
     del form
-    return _write(request, ctx, uow, actor, "registry.add-account",
+    return _write(request, ctx, uow, actor, AuditAction.REGISTRY_ADD_ACCOUNT,
                   lambda: services.add_issuer_account(ctx, _ags(ags)), "account")
 
 
@@ -148,7 +149,7 @@ def retire(request: Request, address: str, form: CheckedForm, ctx: ContextDep, u
         services.retire_account(ctx, _address(address))
         return address
 
-    return _write(request, ctx, uow, actor, "registry.retire", call, "retire")
+    return _write(request, ctx, uow, actor, AuditAction.REGISTRY_RETIRE, call, "retire")
 
 
 @router.post("/registry/accounts/{address}/compromise")
@@ -167,4 +168,4 @@ def compromise(request: Request, address: str, form: CheckedForm, ctx: ContextDe
         services.mark_compromised(ctx, _address(address), since)
         return address
 
-    return _write(request, ctx, uow, actor, "registry.compromise", call, "compromise")
+    return _write(request, ctx, uow, actor, AuditAction.REGISTRY_COMPROMISE, call, "compromise")

@@ -91,7 +91,7 @@ def optional_actor(request: Request, uow: Annotated[UnitOfWork, Depends(get_uow)
         user = get_current_user(token, token_key_of(request), uow)
     except HTTPException:
         return None
-    actor = actor_of(user)
+    actor = actor_of(user, request)
     request.state.actor = actor
     return actor
 

@@ -22,6 +22,7 @@ from govchain.entrypoints.http.deps import (
 )
 from govchain.entrypoints.http.login import LoginRefused, log_in
 from govchain.entrypoints.http.routing import StrictJsonRoute
+from govchain.services.audit import AuditAction
 
 router = APIRouter(prefix="/auth", tags=["auth"], route_class=StrictJsonRoute)
 
@@ -68,7 +69,7 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Reques
 def logout(token: BearerToken, request: Request, uow: UoWDep, key: TokenKeyDep) -> Response:
     """Ends this login token at once (other logins of the same user stay valid)."""
     user = end_session(uow, key, token)
-    audit(uow, request, user.id, "auth.logout", f"user:{user.id}")
+    audit(uow, request, user.id, AuditAction.AUTH_LOGOUT, f"user:{user.id}")
     uow.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -41,7 +41,6 @@ from govchain.entrypoints.http.deps import (
     TokenKeyDep,
     UoWDep,
     actor_of,
-    audit,
     user_for_token,
 )
 from govchain.entrypoints.http.routing import StrictJsonRoute
@@ -70,12 +69,10 @@ async def issue(body: IssueIn, request: Request, response: Response, ctx: Contex
     # while waiting for the anchor (a held thread per waiting request throttled the service).
     def accept() -> tuple[services.Actor, services.Issued]:
         with UnitOfWork(engine) as uow:
-            actor = actor_of(user_for_token(uow, key, token))
+            actor = actor_of(user_for_token(uow, key, token), request)
             issued = services.issue_for(ctx, uow, actor, body.usecase, body.subject,
                                         municipality=body.municipality,
                                         valid_from=body.valid_from, valid_until=body.valid_until)
-            audit(uow, request, actor.user_id, "document.issue", issued.record.id,
-                  {"usecase": issued.record.usecase, "ags": issued.record.ags})
             uow.commit()
             return actor, issued
 
@@ -89,15 +86,10 @@ async def issue(body: IssueIn, request: Request, response: Response, ctx: Contex
 
         def anchored() -> tuple[DocumentRecord, services.CreatedLink | None]:
             with UnitOfWork(engine) as fresh:
-                current = services.get_document_for(fresh, actor, record.id)
-                if not (landlord and current.state == "anchored"):
-                    return current, None
-                created = services.create_link_for(ctx, fresh, actor, current.id,
-                                                   base_url=settings.base_url)
-                audit(fresh, request, actor.user_id, "link.create", created.id,
-                      {"document": current.id})
+                shared = services.share_landlord_confirmation(ctx, fresh, actor, record.id,
+                                                              base_url=settings.base_url)
                 fresh.commit()
-                return current, created
+                return shared
 
         record, link = await run_in_threadpool(anchored)
     if record.state == "anchored":
@@ -122,8 +114,6 @@ def issue_bulk(body: BulkIssueIn, request: Request, response: Response, ctx: Con
     result = services.issue_bulk_for(ctx, uow, actor, body.usecase, [
         services.IssueRequest(subject=i.subject, valid_from=i.valid_from,
                               valid_until=i.valid_until) for i in body.items])
-    audit(uow, request, actor.user_id, "document.issue_bulk", body.usecase,
-          {"accepted": len(result.accepted), "rejected": len(result.rejected)})
     uow.commit()
     anchoring.notify()
     ids = [doc_id for _, doc_id in result.accepted]
@@ -167,8 +157,6 @@ def _change_status(document_id: str, action: services.Action, reason: str | int 
                    request: Request, ctx: ContextDep, uow: UnitOfWork,
                    actor: services.Actor) -> DocumentSummary:
     record = services.change_status_for(ctx, uow, actor, document_id, action, reason)
-    audit(uow, request, actor.user_id, f"document.{action}", record.id,
-          {"reason": reason} if reason is not None else None)
     uow.commit()
     return DocumentSummary.of(record)
 
@@ -202,7 +190,5 @@ def create_link(document_id: str, body: LinkIn, request: Request, ctx: ContextDe
     an expiry; the URL is shown only now."""
     link = services.create_link_for(ctx, uow, actor, document_id, base_url=settings.base_url,
                                     hide=body.hide, expires_at=body.expires_at)
-    audit(uow, request, actor.user_id, "link.create", link.id,
-          {"document": document_id, "hidden": list(body.hide)})
     uow.commit()
     return LinkOut.of(link)

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from govchain import services
 from govchain.domain.verification import Status
-from govchain.entrypoints.http.deps import ContextDep, CurrentActor, RateLimitedApiKey, UoWDep, audit
+from govchain.entrypoints.http.deps import ContextDep, CurrentActor, RateLimitedApiKey, UoWDep
 from govchain.entrypoints.http.routing import StrictJsonRoute
 
 router = APIRouter(tags=["links"], route_class=StrictJsonRoute)
@@ -19,7 +19,6 @@ router = APIRouter(tags=["links"], route_class=StrictJsonRoute)
 def withdraw_link(link_id: str, request: Request, uow: UoWDep, actor: CurrentActor) -> Response:
     """Withdraws a verification link for good; whoever opens it learns that it was withdrawn."""
     services.withdraw_link_for(uow, actor, link_id)
-    audit(uow, request, actor.user_id, "link.withdraw", link_id)
     uow.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -34,11 +33,8 @@ def verify_link(token: str, ctx: ContextDep, uow: UoWDep,
     ``X-API-Key`` the check of a known link is recorded in the key's verification log."""
     checked = services.verify_link(ctx, uow, token)
     if api_key is not None and checked.link_id is not None:
-        document_id = checked.result.document_id
-        uow.verification_log.append(api_key_id=api_key.id, result=str(checked.result.status),
-                                    link_id=checked.link_id,
-                                    document_id=document_id[:80] if document_id else None)
-        uow.api_keys.touch(api_key.id)
+        services.record_check(uow, api_key.id, checked.result,
+                              document_id=checked.result.document_id, link_id=checked.link_id)
         uow.commit()
     code = 503 if checked.result.status is Status.UNVERIFIABLE else 200
     return JSONResponse({"result": checked.result.to_json(), "document": checked.document},

@@ -6,7 +6,7 @@ home and recorded in the audit log.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, status
@@ -18,6 +18,7 @@ from govchain.domain.vocabulary import ADDRESS_PATTERN, AGS_PATTERN
 from govchain.entrypoints.http.api.schemas import Timestamp
 from govchain.entrypoints.http.deps import ContextDep, CurrentRegistrar, UoWDep, audit
 from govchain.entrypoints.http.routing import StrictJsonRoute
+from govchain.services.audit import AuditAction
 
 router = APIRouter(prefix="/registry", tags=["registry"], route_class=StrictJsonRoute)
 
@@ -50,10 +51,6 @@ class UsecasesIn(BaseModel):
     usecases: list[str] = Field(max_length=50)
 
 
-# The contract keeps times as uint48 Unix seconds.
-_FIRST_TIME = datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
-
-
 class CompromiseIn(BaseModel):
     since: Timestamp = Field(description="Seit wann der Schlüssel als kompromittiert gilt; "
                                              "nicht in der Zukunft")
@@ -61,9 +58,7 @@ class CompromiseIn(BaseModel):
     @field_validator("since")
     @classmethod
     def _unix_time(cls, since: datetime) -> datetime:
-        # An earlier time cannot be encoded for the contract (uint48 Unix seconds); a later one
-        # than now is refused by the contract itself.
-        if since < _FIRST_TIME or since.timestamp() >= 2**48:
+        if not services.compromise_time_fits(since):
             raise ValueError("muss zwischen 1970 und dem heutigen Tag liegen")
         return since
 
@@ -92,7 +87,7 @@ def admit(body: AdmitIn, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
           request: Request) -> MunicipalityOut:
     """Admits a municipality with new issuer accounts for the given document types."""
     services.admit_municipality(ctx, body.ags, body.name, body.usecases, body.accounts)
-    audit(uow, request, user.id, "registry.admit", body.ags)
+    audit(uow, request, user.id, AuditAction.REGISTRY_ADMIT, body.ags)
     uow.commit()
     return _out(ctx, ctx.ledger.municipality(body.ags))
 
@@ -101,7 +96,7 @@ def admit(body: AdmitIn, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
 def set_usecases(ags: AgsPath, body: UsecasesIn, ctx: ContextDep, uow: UoWDep,
                  user: CurrentRegistrar, request: Request) -> MunicipalityOut:
     services.set_doc_types(ctx, ags, body.usecases)
-    audit(uow, request, user.id, "registry.set-usecases", ags)
+    audit(uow, request, user.id, AuditAction.REGISTRY_SET_USECASES, ags)
     uow.commit()
     return _out(ctx, ctx.ledger.municipality(ags))
 
@@ -110,7 +105,7 @@ def set_usecases(ags: AgsPath, body: UsecasesIn, ctx: ContextDep, uow: UoWDep,
 def suspend(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
             request: Request) -> MunicipalityOut:
     services.suspend_municipality(ctx, ags)
-    audit(uow, request, user.id, "registry.suspend", ags)
+    audit(uow, request, user.id, AuditAction.REGISTRY_SUSPEND, ags)
     uow.commit()
     return _out(ctx, ctx.ledger.municipality(ags))
 
@@ -119,7 +114,7 @@ def suspend(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
 def reactivate(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
                request: Request) -> MunicipalityOut:
     services.reactivate_municipality(ctx, ags)
-    audit(uow, request, user.id, "registry.reactivate", ags)
+    audit(uow, request, user.id, AuditAction.REGISTRY_REACTIVATE, ags)
     uow.commit()
     return _out(ctx, ctx.ledger.municipality(ags))
 
@@ -129,7 +124,7 @@ def add_account(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistr
                 request: Request) -> MunicipalityOut:
     """Key rotation: a new issuer account for the municipality."""
     address = services.add_issuer_account(ctx, ags)
-    audit(uow, request, user.id, "registry.add-account", address)
+    audit(uow, request, user.id, AuditAction.REGISTRY_ADD_ACCOUNT, address)
     uow.commit()
     return _out(ctx, ctx.ledger.municipality(ags))
 
@@ -138,7 +133,7 @@ def add_account(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistr
 def retire(address: AddressPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
            request: Request) -> AccountOut:
     services.retire_account(ctx, address)
-    audit(uow, request, user.id, "registry.retire", address)
+    audit(uow, request, user.id, AuditAction.REGISTRY_RETIRE, address)
     uow.commit()
     return _account(ctx, address)
 
@@ -148,6 +143,6 @@ def compromise(address: AddressPath, body: CompromiseIn, ctx: ContextDep, uow: U
                user: CurrentRegistrar, request: Request) -> AccountOut:
     """Marks an account compromised since a time: its later anchors fail verification."""
     services.mark_compromised(ctx, address, body.since)
-    audit(uow, request, user.id, "registry.compromise", address)
+    audit(uow, request, user.id, AuditAction.REGISTRY_COMPROMISE, address)
     uow.commit()
     return _account(ctx, address)

@@ -61,13 +61,10 @@ async def verify_document(request: Request, ctx: ContextDep, settings: SettingsD
         result = await run_in_threadpool(services.verify, ctx, document)
     if api_key is not None:
         document_id = result.document_id or document.get("id")
-        # The log needs something to point at; a body without any id is still answered.
         if isinstance(document_id, str) and document_id:
             def record() -> None:
                 with UnitOfWork(engine) as uow:
-                    uow.verification_log.append(api_key_id=api_key.id, result=str(result.status),
-                                                document_id=document_id[:80])
-                    uow.api_keys.touch(api_key.id)
+                    services.record_check(uow, api_key.id, result, document_id=document_id)
                     uow.commit()
             await run_in_threadpool(record)
     code = 503 if result.status is Status.UNVERIFIABLE else 200
