@@ -21,7 +21,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
-from govchain.domain.documents import iter_leaves
+from govchain.domain.pointers import iter_leaves
 from govchain.presentation.pdf import ATTACHMENT_NAME
 from support.browser import (
     date_keys,

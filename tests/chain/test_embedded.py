@@ -17,7 +17,8 @@ from eth_utils.crypto import keccak
 from web3.types import Wei
 
 from govchain.adapters.chain import ChainFeatureUnsupportedError, TransactionRejectedError, open_chain
-from govchain.adapters.chain.embedded import EmbeddedChain, _Journal
+from govchain.adapters.chain.embedded import EmbeddedChain
+from govchain.adapters.chain.journal import _Journal
 from govchain.errors import ConfigurationError, GovchainError
 
 # Run as a separate process: prints what it sees of the chain in a home, or writes to it.

@@ -114,7 +114,7 @@ def test_disclose_refuses_the_time_windows_and_a_copy_without_them_is_invalid(
         demo_run: tuple[Path, Path, str], tmp_path: Path) -> None:
     # issue 16, finding 2: a street-music permit with a window hidden read VALID at any hour
     from govchain.domain import schedule
-    from govchain.domain.documents import disclose
+    from govchain.domain.disclosure import disclose
     from govchain.domain.timefmt import parse_time
 
     home, out, _ = demo_run

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from govchain import services
 from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork, make_engine, upgrade
-from govchain.domain.documents import iter_leaves
+from govchain.domain.pointers import iter_leaves
 from govchain.domain.verification import CheckStatus, Status
 from govchain.errors import InputError
 from govchain.pipeline.batches import anchor_now

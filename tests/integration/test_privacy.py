@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from govchain import services
 from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork, upgrade
-from govchain.domain.documents import iter_leaves
+from govchain.domain.pointers import iter_leaves
 from govchain.pipeline.batches import anchor_now
 from support.databases import KINDS, fresh_database
 

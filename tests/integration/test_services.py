@@ -10,7 +10,7 @@ import pytest
 
 from govchain import services
 from govchain.adapters.context import Context
-from govchain.domain.documents import disclose
+from govchain.domain.disclosure import disclose
 from govchain.domain.timefmt import parse_time
 from govchain.domain.verification import CheckStatus, Status
 from govchain.errors import NotAuthorizedError, ValidationError

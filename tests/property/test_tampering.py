@@ -22,8 +22,10 @@ from hypothesis import strategies as st
 from govchain import services
 from govchain.adapters.context import Context
 from govchain.domain import schedule
-from govchain.domain.documents import ENVELOPE_KEYS, PROOF_KEYS, disclose, is_within, iter_leaves
+from govchain.domain.disclosure import disclose
+from govchain.domain.documents import ENVELOPE_KEYS, PROOF_KEYS
 from govchain.domain.hashing import canonical_json
+from govchain.domain.pointers import is_within, iter_leaves
 from govchain.domain.timefmt import parse_time
 from govchain.domain.verification import Status
 from govchain.errors import InputError

@@ -24,8 +24,9 @@ from hexbytes import HexBytes
 from govchain import services
 from govchain.adapters.context import Context
 from govchain.domain import documents
-from govchain.domain.documents import field_hash, iter_leaves, target_hash_of
+from govchain.domain.documents import field_hash, target_hash_of
 from govchain.domain.hashing import canonical_json, from_hex32, keccak, to_hex
+from govchain.domain.pointers import iter_leaves
 
 AACHEN = "05334002"
 PASSPHRASE = "test passphrase – not a secret"

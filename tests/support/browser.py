@@ -248,7 +248,7 @@ def fill_form(driver: WebDriver, form_css: str, values: Mapping[str, Any]) -> No
     rows by clicking its "add" button (a round trip that keeps what was typed). A list of enum
     values is a group of check boxes named by the list's pointer.
     """
-    from govchain.domain.documents import iter_leaves
+    from govchain.domain.pointers import iter_leaves
 
     for pointer, value in iter_leaves(dict(values)):
         if value in ({}, []):

@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
+from govchain.domain.disclosure import disclose
 from govchain.domain.documents import (
     AnchorRef,
     IssuerRef,
     declaration_evidence,
-    disclose,
     finish_document,
-    iter_leaves,
     make_batch,
     new_document,
     salt_document,
 )
+from govchain.domain.pointers import iter_leaves
 from govchain.domain.usecases import UseCase, UseCaseRegistry
 from govchain.domain.verification import declaration_of
 from govchain.presentation.display import (

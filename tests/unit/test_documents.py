@@ -10,23 +10,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from govchain.domain.disclosure import disclose
 from govchain.domain.documents import (
     SALT_BYTES,
     AnchorRef,
     IssuerRef,
     declaration_evidence,
     declaration_evidence_of,
-    disclose,
     finish_document,
-    iter_leaves,
     make_batch,
     new_document,
-    parse_pointer,
     recompute_target_hash,
     salt_document,
 )
 from govchain.domain.hashing import from_hex32, to_hex
 from govchain.domain.merkle import root_of
+from govchain.domain.pointers import iter_leaves, parse_pointer
 from govchain.errors import InputError
 
 ISSUER = IssuerRef(name="Stadt Aachen", ags="05334002",

@@ -18,7 +18,7 @@ from test_display import (  # the same issued examples (rootdir on sys.path)
     issued,
 )
 
-from govchain.domain.documents import disclose
+from govchain.domain.disclosure import disclose
 from govchain.domain.security import format_link_code, new_link_token
 from govchain.domain.usecases import UseCase
 from govchain.presentation.display import format_date, shown_sections

@@ -16,19 +16,19 @@ from typing import Any
 
 import pytest
 
+from govchain.domain.disclosure import disclose
 from govchain.domain.documents import (
     AnchorRef,
     IssuerRef,
     check_presented,
-    disclose,
     finish_document,
-    hiding_placeholders,
     make_batch,
     new_document,
     recompute_target_hash,
     salt_document,
 )
 from govchain.domain.hashing import from_hex32
+from govchain.domain.pointers import hiding_placeholders
 from govchain.domain.usecases import UseCase, UseCaseRegistry, default_usecases_dir, load_usecase
 from govchain.errors import ConfigurationError, InputError
 

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from govchain.domain import schedule
-from govchain.domain.documents import iter_leaves, parse_pointer
+from govchain.domain.pointers import iter_leaves, parse_pointer
 from govchain.domain.usecases import (
     ENV_USECASES,
     FIELD_FORMATS,

@@ -3,6 +3,9 @@
 Every write is a transaction signed locally (eth-account) and sent raw through the chain port, so the
 same code runs on the embedded chain and on any JSON-RPC node. Reverts come back as LedgerError with
 the contract's custom error name and a German message.
+
+One module (≈420 lines) on purpose: both contracts' bindings share one signing, sending and
+error-decoding path, so that no write can take another.
 """
 
 from __future__ import annotations

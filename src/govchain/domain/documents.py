@@ -6,6 +6,8 @@ Everything outside the subject except the proof (context, type, id, issuer, vali
 forms the envelope, which cannot be hidden. The document's targetHash is keccak256(JCS({"envelope": hash,
 "fields": sorted field hashes})). A holder hides a field by moving its hash to ``proof.hidden`` and
 dropping value and salt: the targetHash stays the same, so the anchored proof still holds.
+
+Pointers and leaves: `pointers`; hiding fields: `disclosure`.
 """
 
 from __future__ import annotations
@@ -19,21 +21,40 @@ from typing import Any
 
 from govchain.domain.hashing import Hash32, canonical_json, from_hex32, keccak, leaf_json, to_hex
 from govchain.domain.merkle import MerkleTree
+from govchain.domain.pointers import copy_json, hiding_placeholders, iter_leaves
 from govchain.errors import InputError
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+
+
 GOVCHAIN_CONTEXT = "https://govchain.nrw/credentials/v1"
+
+
 PROOF_TYPE = "GovchainMerkleProof2026"
+
+
 STATUS_TYPE = "GovchainLedgerStatus2026"
+
+
 SALT_BYTES = 16  # 128 bits from the OS CSPRNG, per field
+
+
 # What the proof may hold. Only targetHash, merkleRoot and path (checked against the ledger) and
 # salts and hidden (checked by the hash) carry weight; type, canonicalization and hash must name
 # the one scheme there is; anchor is a copy of the ledger's answer for people reading the file
 # and is never shown or trusted (verification answers with the ledger's own anchor).
 PROOF_CONSTANTS = {"type": PROOF_TYPE, "canonicalization": "RFC8785", "hash": "keccak256"}
+
+
 PROOF_KEYS = (*PROOF_CONSTANTS, "targetHash", "merkleRoot", "path", "salts", "hidden", "anchor")
+
+
 ANCHOR_KEYS = ("chainId", "contract", "transactionHash", "block", "anchoredAt")
+
+
 DECLARATION_TYPE = "GovchainDeclaration2026"
+
+
 # Members hashed as the envelope; they cannot be hidden. A document without one of them (e.g.
 # without `evidence`, as all documents issued before it existed) hashes as it always did.
 ENVELOPE_KEYS = (
@@ -80,76 +101,6 @@ class AnchorRef:
         }
 
 
-# -- pointers ---------------------------------------------------------------------------------
-
-def escape_token(token: str) -> str:
-    """One JSON Pointer reference token (RFC 6901)."""
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def _unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
-
-
-def parse_pointer(pointer: str) -> list[str]:
-    if pointer == "":
-        return []
-    if not pointer.startswith("/"):
-        raise InputError(f"Ungültiger Feldpfad {pointer!r}: muss mit '/' beginnen (JSON Pointer)")
-    return [_unescape(t) for t in pointer[1:].split("/")]
-
-
-def resolve_pointer(instance: Any, pointer: str) -> Any:
-    """The value at `pointer` inside `instance`; LookupError if there is none."""
-    node = instance
-    for token in parse_pointer(pointer):
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            raise LookupError(pointer)
-    return node
-
-
-def copy_json(value: Any) -> Any:
-    """A deep copy of JSON data (dicts, lists, scalars); several times faster than deepcopy."""
-    if isinstance(value, dict):
-        return {k: copy_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [copy_json(v) for v in value]
-    return value
-
-
-def iter_leaves(value: Any, pointer: str = "") -> list[tuple[str, Any]]:
-    """(JSON Pointer, value) of every scalar and every empty list or object, in document order.
-
-    A None inside a list is where a hidden list element stood; it is skipped (a real null value
-    inside a list is not allowed by any use case schema).
-    """
-    out: list[tuple[str, Any]] = []
-    _leaves(value, pointer, out)
-    return out
-
-
-def _leaves(value: Any, pointer: str, out: list[tuple[str, Any]]) -> None:
-    if isinstance(value, dict):
-        if not value:
-            out.append((pointer, value))
-        for key, child in value.items():
-            if "~" in key or "/" in key:
-                key = escape_token(key)
-            _leaves(child, f"{pointer}/{key}", out)
-    elif isinstance(value, list):
-        if not value:
-            out.append((pointer, value))
-        for i, child in enumerate(value):
-            if child is not None:
-                _leaves(child, f"{pointer}/{i}", out)
-    else:
-        out.append((pointer, value))
-
-
 def field_hash(pointer: str, salt: str, value: Any) -> Hash32:
     return keccak(leaf_json(pointer, salt, value))
 
@@ -167,8 +118,6 @@ def target_hash_of(envelope: Mapping[str, Any], field_hashes: Sequence[bytes]) -
     body = f'{{"envelope":"0x{envelope_hex}","fields":[{fields}]}}'
     return keccak(body.encode("ascii"))
 
-
-# -- issuing ----------------------------------------------------------------------------------
 
 def _iso(dt: datetime) -> str:
     if dt.tzinfo is None:
@@ -296,8 +245,6 @@ def issued_document(item: SaltedDocument, root: bytes, path: Sequence[bytes], an
     return doc
 
 
-# -- reading a presented document -------------------------------------------------------------
-
 @dataclass(frozen=True)
 class ParsedProof:
     target_hash: Hash32
@@ -400,94 +347,3 @@ def recompute_target_hash(document: Mapping[str, Any]) -> Hash32:
     if len(set(hashes)) != len(hashes):
         raise InputError("Ein Feld ist doppelt enthalten")
     return target_hash_of(envelope_of(document), hashes)
-
-
-def hiding_placeholders(subject: Any, salts: Mapping[str, Any], pointer: str = "") -> list[str]:
-    """Pointers of what hiding left in a subject: null list elements (hidden elements) and
-    unsalted empty objects (objects whose members were all hidden). They carry no content and
-    are never shown; each stands for at least one hidden hash of its own."""
-    out: list[str] = []
-    _placeholders(subject, salts, pointer, out)
-    return out
-
-
-def _placeholders(value: Any, salts: Mapping[str, Any], pointer: str, out: list[str]) -> None:
-    if isinstance(value, dict):
-        if not value and pointer not in salts:
-            out.append(pointer)
-        for key, child in value.items():
-            _placeholders(child, salts, f"{pointer}/{escape_token(key)}", out)
-    elif isinstance(value, list):
-        for i, child in enumerate(value):
-            if child is None:
-                out.append(f"{pointer}/{i}")
-            else:
-                _placeholders(child, salts, f"{pointer}/{i}", out)
-
-
-def is_within(pointer: str, other: str) -> bool:
-    """Whether `pointer` is `other` or lies below it (a pointer covers everything below it)."""
-    return pointer == other or pointer.startswith(other + "/")
-
-
-# -- selective disclosure ---------------------------------------------------------------------
-
-def _subject_pointer(path: str) -> str:
-    """Accepts '/halter/name', 'credentialSubject/halter/name' or 'halter.name'."""
-    p = path
-    for prefix in ("/credentialSubject", "credentialSubject"):
-        if p.startswith(prefix + "/") or p.startswith(prefix + "."):
-            p = p[len(prefix):]
-    if not p.startswith("/"):
-        if p.split(".")[0].split("/")[0] in ENVELOPE_KEYS or p.startswith("proof"):
-            raise InputError(f"{path!r} kann nicht verborgen werden: nur Felder von credentialSubject")
-        p = "/" + p.replace(".", "/")
-    return p
-
-
-def disclose(document: Mapping[str, Any], hide: Sequence[str],
-             protected: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """A copy of `document` with the given subject fields hidden; the proof stays valid.
-
-    Works offline, without the issuer. Type, issuer and validity dates are not subject fields and
-    cannot be hidden, and neither can the fields in `protected` (JSON Pointer → label: the use
-    case's ``neverHidden``), anything below them or anything containing them.
-    """
-    doc: dict[str, Any] = copy_json(dict(document))
-    subject = doc.get("credentialSubject")
-    proof = doc.get("proof")
-    if not isinstance(subject, dict) or not isinstance(proof, dict):
-        raise InputError("Kein ausgestelltes govchain-Dokument (credentialSubject/proof fehlt)")
-    salts: dict[str, str] = proof["salts"]
-    hidden: list[str] = proof.setdefault("hidden", [])
-    for raw in hide:
-        pointer = _subject_pointer(raw)
-        tokens = parse_pointer(pointer)
-        if not tokens:
-            raise InputError("Das ganze credentialSubject kann nicht verborgen werden")
-        for kept, label in (protected or {}).items():
-            if is_within(pointer, kept) or is_within(kept, pointer):
-                raise InputError(f"{raw!r} kann nicht verborgen werden: „{label}“ ({kept}) "
-                                 "bleibt bei dieser Dokumentart immer sichtbar")
-        parent: Any = subject
-        for token in tokens[:-1]:
-            parent = _child(parent, token, raw)
-        value = _child(parent, tokens[-1], raw)
-        for leaf_pointer, leaf_value in iter_leaves(value, pointer):
-            salt = salts.pop(leaf_pointer)
-            hidden.append(to_hex(field_hash(leaf_pointer, salt, leaf_value)))
-        if isinstance(parent, list):
-            parent[int(tokens[-1])] = None  # keeps the positions of the other elements
-        else:
-            del parent[tokens[-1]]
-    hidden.sort()
-    return doc
-
-
-def _child(container: Any, token: str, raw: str) -> Any:
-    if isinstance(container, dict) and token in container:
-        return container[token]
-    if (isinstance(container, list) and token.isdigit() and int(token) < len(container)
-            and container[int(token)] is not None):
-        return container[int(token)]
-    raise InputError(f"Feld {raw!r} gibt es in diesem Dokument nicht (oder es ist schon verborgen)")

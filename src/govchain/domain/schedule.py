@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
-from govchain.domain.documents import resolve_pointer
+from govchain.domain.pointers import resolve_pointer
 from govchain.domain.timefmt import BERLIN
 from govchain.errors import InputError
 

@@ -10,33 +10,16 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from govchain.domain.documents import escape_token, parse_pointer
+from govchain.domain.pointers import escape_token
 from govchain.domain.strictjson import normalize_number
 from govchain.domain.timefmt import BERLIN
 from govchain.domain.usecases import UseCase
+from govchain.domain.usecases.schema import resolve_schema
 
 COUNT_PREFIX = "__count__"
 
 
 RawForm = dict[str, list[str]]
-
-
-def resolve_schema(root: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str, Any]:
-    """`node` with its ``$ref`` (inside the file) followed; its own keys win over the target's."""
-    seen = 0
-    result = dict(node)
-    while isinstance(result.get("$ref"), str) and seen < 20:
-        ref = result.pop("$ref")
-        target: Any = root
-        if not ref.startswith("#"):
-            break
-        for token in parse_pointer(ref[1:]):
-            target = target.get(token) if isinstance(target, Mapping) else None
-        if not isinstance(target, Mapping):
-            break
-        result = {**target, **result}
-        seen += 1
-    return result
 
 
 def schema_type(node: Mapping[str, Any]) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from govchain.domain.documents import escape_token
+from govchain.domain.pointers import escape_token
 from govchain.errors import ValidationError
 
 # U+061C ARABIC LETTER MARK, U+200E/U+200F LEFT-TO-RIGHT/RIGHT-TO-LEFT MARK, U+202A–U+202E

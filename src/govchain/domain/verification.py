@@ -2,6 +2,10 @@
 
 Each check has its own outcome and German message; the overall status follows from them. When the
 ledger cannot be reached the answer is UNVERIFIABLE, never VALID and never INVALID.
+
+One module (≈440 lines) on purpose: the five checks are one `_Verifier`, each check reading what
+the earlier ones found (the parsed proof, the ledger's answer), in the order that decides the
+overall status; split apart they would pass that state around.
 """
 
 from __future__ import annotations
@@ -16,13 +20,12 @@ from govchain.domain import schedule
 from govchain.domain.documents import (
     check_presented,
     declaration_evidence_of,
-    hiding_placeholders,
     parse_proof,
     recompute_target_hash,
-    resolve_pointer,
 )
 from govchain.domain.ledger_view import Deployment, DocumentStatus, LedgerReader, OnChainVerification
 from govchain.domain.merkle import root_of
+from govchain.domain.pointers import hiding_placeholders, resolve_pointer
 from govchain.domain.timefmt import de, de_unix, from_unix, now, parse_time
 from govchain.domain.usecases import UseCase, UseCaseRegistry
 from govchain.errors import InputError, LedgerUnavailableError, UnknownUseCaseError

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from govchain.domain import timefmt
-from govchain.domain.documents import escape_token, iter_leaves, parse_pointer, resolve_pointer
+from govchain.domain.pointers import escape_token, iter_leaves, parse_pointer, resolve_pointer
 from govchain.domain.schedule import days_text
 from govchain.domain.timefmt import BERLIN
 from govchain.domain.usecases import UseCase, schema_title

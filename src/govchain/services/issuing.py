@@ -21,10 +21,10 @@ from govchain.domain.documents import (
     finish_document,
     make_batch,
     new_document,
-    parse_pointer,
     salt_document,
 )
 from govchain.domain.ledger_view import Municipality
+from govchain.domain.pointers import parse_pointer
 from govchain.domain.security import (
     new_landlord_code,
 )

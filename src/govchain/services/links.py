@@ -12,9 +12,7 @@ from typing import Any
 from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
 from govchain.adapters.db.repositories import DocumentRecord
-from govchain.domain.documents import (
-    disclose,
-)
+from govchain.domain.disclosure import disclose
 from govchain.domain.hashing import canonical_json
 from govchain.domain.security import (
     link_lookup,

@@ -10,9 +10,7 @@ from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
 from govchain.adapters.db.repositories import DocumentRecord
 from govchain.adapters.ledger import TxResult
-from govchain.domain.documents import (
-    parse_proof,
-)
+from govchain.domain.documents import parse_proof
 from govchain.domain.verification import REASONS
 from govchain.errors import (
     InputError,

@@ -14,7 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from govchain.domain.documents import parse_pointer
+from govchain.domain.pointers import parse_pointer
 from govchain.domain.usecases.files import _FILE_VALIDATORS, DRAFT_2020_12, FORMAT_CHECKER
 from govchain.domain.usecases.model import DEFAULT_LIMITS, Declaration, UseCase, ValidityLimits, _field_errors
 from govchain.domain.usecases.schema import _deref, _resolve_ref, _schema_at

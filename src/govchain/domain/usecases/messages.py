@@ -10,7 +10,7 @@ from typing import Any
 
 from jsonschema import ValidationError as SchemaViolation
 
-from govchain.domain.documents import escape_token, parse_pointer
+from govchain.domain.pointers import escape_token, parse_pointer
 from govchain.domain.usecases.schema import _deref, _schema_at
 
 _RANK_MISSING_OR_UNKNOWN, _RANK_TYPE, _RANK_OTHER = 0, 1, 2

@@ -14,8 +14,8 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 from govchain.domain import schedule
-from govchain.domain.documents import escape_token
 from govchain.domain.hashing import keccak
+from govchain.domain.pointers import escape_token
 from govchain.domain.text import BIDI_MESSAGE, bidi_control_paths
 from govchain.domain.usecases.files import FORMAT_CHECKER
 from govchain.domain.usecases.messages import _RANK_OTHER, _explain, _title, schema_title

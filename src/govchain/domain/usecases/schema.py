@@ -1,12 +1,13 @@
-"""Finding one's way in a use case's JSON Schema: the subschema at a JSON Pointer, with `$ref`
-followed, and the order of fields."""
+"""Finding one's way in a use case's JSON Schema, in one place for the checks, the messages, the
+forms and the subject fields: the subschema at a JSON Pointer, `$ref` followed (replacing the node,
+or merged under its own keys), and the order of fields."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from govchain.domain.documents import parse_pointer, resolve_pointer
+from govchain.domain.pointers import parse_pointer, resolve_pointer
 
 
 def _schema_at(root: Mapping[str, Any], pointer: str) -> Mapping[str, Any] | None:
@@ -43,6 +44,20 @@ def _resolve_ref(root: Mapping[str, Any], ref: str) -> Mapping[str, Any] | None:
             return None
         node = node[token]
     return node if isinstance(node, Mapping) else None
+
+
+
+def resolve_schema(root: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str, Any]:
+    """`node` with its ``$ref`` (inside the file) followed; its own keys win over the target's."""
+    seen = 0
+    result = dict(node)
+    while isinstance(result.get("$ref"), str) and seen < 20:
+        target = _resolve_ref(root, result.pop("$ref"))
+        if target is None:
+            break
+        result = {**target, **result}
+        seen += 1
+    return result
 
 
 _MISSING = object()

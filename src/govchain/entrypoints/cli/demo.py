@@ -19,7 +19,8 @@ import click
 from govchain import services
 from govchain.adapters.context import Context
 from govchain.domain import schedule
-from govchain.domain.documents import disclose, iter_leaves, parse_pointer
+from govchain.domain.disclosure import disclose
+from govchain.domain.pointers import iter_leaves, parse_pointer
 from govchain.domain.timefmt import BERLIN, de, now, parse_time
 from govchain.domain.verification import Status, VerificationResult
 from govchain.errors import GovchainError, NotAuthorizedError

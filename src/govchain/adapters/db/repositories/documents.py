@@ -26,8 +26,9 @@ from govchain.adapters.db.repositories._base import (
     _Repository,
 )
 from govchain.adapters.db.repositories.batches import _issued_from_batch
-from govchain.domain.documents import SaltedDocument, iter_leaves
+from govchain.domain.documents import SaltedDocument
 from govchain.domain.hashing import from_hex32, to_hex
+from govchain.domain.pointers import iter_leaves
 from govchain.domain.timefmt import now
 from govchain.domain.vocabulary import LEDGER_STATUSES, DocumentState, LedgerStatus, is_ags
 from govchain.errors import ConflictError, InputError, RecordNotFoundError

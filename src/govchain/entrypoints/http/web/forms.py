@@ -20,16 +20,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from govchain.domain.documents import escape_token, parse_pointer
-from govchain.domain.subject_fields import (
-    COUNT_PREFIX,
-    RawForm,
-    field_text,
-    resolve_schema,
-    row_count,
-    schema_type,
-)
+from govchain.domain.pointers import escape_token, parse_pointer
+from govchain.domain.subject_fields import COUNT_PREFIX, RawForm, field_text, row_count, schema_type
 from govchain.domain.usecases import UseCase
+from govchain.domain.usecases.schema import resolve_schema
 from govchain.entrypoints.http.web.i18n import Translator
 
 ADD_BUTTON = "__add__"

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from govchain.domain.documents import escape_token, is_within
-from govchain.domain.subject_fields import resolve_schema
+from govchain.domain.pointers import escape_token, is_within
 from govchain.domain.usecases import UseCase, UseCaseRegistry
+from govchain.domain.usecases.schema import resolve_schema
 from govchain.domain.verification import CheckStatus, Status, VerificationResult
 from govchain.entrypoints.http.web.forms import FieldLabels
 from govchain.entrypoints.http.web.i18n import Translator
