@@ -22,6 +22,7 @@ from typing import Any
 from govchain.domain.hashing import Hash32, canonical_json, from_hex32, keccak, leaf_json, to_hex
 from govchain.domain.merkle import MerkleTree
 from govchain.domain.pointers import copy_json, hiding_placeholders, iter_leaves
+from govchain.domain.vocabulary import is_ags
 from govchain.errors import InputError
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
@@ -99,6 +100,45 @@ class AnchorRef:
             "block": self.block,
             "anchoredAt": datetime.fromtimestamp(self.timestamp, UTC).isoformat(),
         }
+
+@dataclass(frozen=True)
+class DocumentFacts:
+    """What the service keeps beside a salted document to find and list it, read from the
+    document itself (so the two cannot disagree)."""
+
+    id: str
+    ags: str
+    account: str | None
+    usecase: str
+    subject: dict[str, Any]
+    valid_from: Any  # as written (RFC 3339 text), checked by whoever stores it
+    valid_until: Any
+
+
+def facts_of(document: Mapping[str, Any]) -> DocumentFacts:
+    """The facts of an issued or salted govchain document; InputError if one is missing."""
+    try:
+        issuer = document["issuer"]
+        facts = DocumentFacts(
+            id=str(document["id"]), ags=str(issuer["ags"]), account=issuer.get("account"),
+            usecase=str(document["credentialStatus"]["usecase"]),
+            subject=dict(document["credentialSubject"]),
+            valid_from=document.get("validFrom"), valid_until=document.get("validUntil"))
+    except (KeyError, TypeError, AttributeError) as err:
+        raise InputError(f"Das Dokument ist unvollständig: {err}") from err
+    if not is_ags(facts.ags):
+        raise InputError(f"Ungültiger Gemeindeschlüssel {facts.ags!r}")
+    return facts
+
+
+def anchor_ref_of(document: Mapping[str, Any], transaction_hash: str, block: int,
+                  at: datetime) -> AnchorRef:
+    """The anchor of a document whose batch was anchored by `transaction_hash` in `block` at `at`,
+    on the chain and registry its issuer names."""
+    issuer = document["issuer"]
+    return AnchorRef(int(issuer["chainId"]), str(issuer["registry"]), transaction_hash, block,
+                     int(at.timestamp()))
+
 
 
 def field_hash(pointer: str, salt: str, value: Any) -> Hash32:

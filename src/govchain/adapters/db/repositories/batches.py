@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, object_session
 
 from govchain.adapters.db.models import BATCH_STATES, Batch, BatchState, Document
 from govchain.adapters.db.repositories._base import _hex32, _one_of, _Repository
-from govchain.domain.documents import AnchorRef, SaltedDocument, issued_document
+from govchain.domain.documents import SaltedDocument, anchor_ref_of, issued_document
 from govchain.domain.hashing import Hash32, to_hex
 from govchain.domain.merkle import StoredTree
 from govchain.domain.timefmt import now
@@ -58,9 +58,7 @@ def _issued_from_batch(row: Document, salted: SaltedDocument) -> dict[str, Any]:
             or row.anchor_tx is None or row.anchor_block is None or row.anchored_at is None:
         raise StorageError(f"Dokument {row.id}: verankert, aber ohne Stapel oder Anker")
     tree = _stored_tree(session, row.batch_id, row.merkle_root)
-    issuer = salted.document["issuer"]
-    anchor = AnchorRef(int(issuer["chainId"]), str(issuer["registry"]), row.anchor_tx,
-                       row.anchor_block, int(row.anchored_at.timestamp()))
+    anchor = anchor_ref_of(salted.document, row.anchor_tx, row.anchor_block, row.anchored_at)
     path = tree.proof(tree.index_of(salted.target_hash))
     return issued_document(salted, tree.root, path, anchor)
 

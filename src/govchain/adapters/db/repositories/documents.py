@@ -26,11 +26,11 @@ from govchain.adapters.db.repositories._base import (
     _Repository,
 )
 from govchain.adapters.db.repositories.batches import _issued_from_batch
-from govchain.domain.documents import SaltedDocument
+from govchain.domain.documents import SaltedDocument, facts_of
 from govchain.domain.hashing import from_hex32, to_hex
 from govchain.domain.pointers import iter_leaves
 from govchain.domain.timefmt import now
-from govchain.domain.vocabulary import LEDGER_STATUSES, DocumentState, LedgerStatus, is_ags
+from govchain.domain.vocabulary import LEDGER_STATUSES, DocumentState, LedgerStatus
 from govchain.errors import ConflictError, InputError, RecordNotFoundError
 
 
@@ -106,28 +106,19 @@ def _parse_document_time(value: Any, what: str) -> datetime:
 
 def _pending_row(salted: SaltedDocument, created_by: int | None, landlord_code: str | None,
                  at: datetime) -> dict[str, Any]:
-    doc = salted.document
-    try:
-        doc_id = str(doc["id"])
-        ags = str(doc["issuer"]["ags"])
-        account = doc["issuer"].get("account")
-        usecase = str(doc["credentialStatus"]["usecase"])
-        subject = dict(doc["credentialSubject"])
-    except (KeyError, TypeError, AttributeError) as err:
-        raise InputError(f"Das Dokument ist unvollständig: {err}") from err
-    if not is_ags(ags):
-        raise InputError(f"Ungültiger Gemeindeschlüssel {ags!r}")
-    valid_until = doc.get("validUntil")
+    facts = facts_of(salted.document)
+    subject, valid_until = facts.subject, facts.valid_until
     return {
-        "id": doc_id, "ags": ags, "usecase": usecase, "state": "pending", "ledger_status": "none",
+        "id": facts.id, "ags": facts.ags, "usecase": facts.usecase, "state": "pending",
+        "ledger_status": "none",
         "subject": subject, "search_text": search_text_of(subject), "document": None,
         "salted": _salted_to_json(salted), "target_hash": to_hex(salted.target_hash),
         "merkle_root": None, "anchor_tx": None, "anchor_block": None, "anchored_at": None,
         "created_by": created_by, "created_at": at, "landlord_code": landlord_code,
-        "valid_from": _parse_document_time(doc.get("validFrom"), "validFrom"),
+        "valid_from": _parse_document_time(facts.valid_from, "validFrom"),
         "valid_until": (_parse_document_time(valid_until, "validUntil")
                         if valid_until is not None else None),
-        "account": str(account) if account else None, "batch_id": None,
+        "account": str(facts.account) if facts.account else None, "batch_id": None,
     }
 
 
