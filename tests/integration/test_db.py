@@ -25,6 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 from govchain.adapters.db import (
+    DocumentRecord,
     UnitOfWork,
     check_schema,
     current_revision,
@@ -202,6 +203,14 @@ def test_check_schema_refuses_a_database_from_a_newer_version(fresh_engine: Engi
     with pytest.raises(SchemaError, match="neueren Version"):
         upgrade(fresh_engine)
 
+def store_pending(uow: UnitOfWork, document: SaltedDocument, *, created_by: int | None = None,
+                  landlord_code: str | None = None, at: datetime | None = None) -> DocumentRecord:
+    """One document stored pending, the way the service stores many."""
+    (record,) = uow.documents.add_pending_many([(document, landlord_code)],
+                                               created_by=created_by, at=at)
+    return record
+
+
 
 # -- unit of work -----------------------------------------------------------------------------
 
@@ -220,7 +229,7 @@ def test_unit_of_work_rolls_back_on_exception(engine: Engine) -> None:
     with pytest.raises(RuntimeError, match="boom"), UnitOfWork(engine) as uow:
         user = uow.users.add(username=name, password_hash="h", role="clerk",
                              display_name="C", municipality_ags=ags)
-        uow.documents.add_pending(salted(ags), created_by=user.id)
+        store_pending(uow, salted(ags), created_by=user.id)
         uow.audit.append(actor=str(user.id), actor_kind="user", action="document.issue")
         raise RuntimeError("boom")
     with UnitOfWork(engine) as uow:
@@ -341,9 +350,10 @@ def test_api_keys(engine: Engine) -> None:
 def test_pending_document_round_trip_and_anchoring(engine: Engine) -> None:
     ags = new_ags()
     user_id = add_user(engine, ags=ags)
-    s = salted(ags)
+    s, other = salted(ags), salted(ags)
     with UnitOfWork(engine) as uow:
-        pending = uow.documents.add_pending(s, created_by=user_id, at=T0)
+        pending = store_pending(uow, s, created_by=user_id, at=T0)
+        store_pending(uow, other, at=T0)
         uow.status_events.add(pending.id, "issued", actor=user_id, at=T0)
         uow.commit()
     assert (pending.state, pending.ledger_status, pending.ags) == ("pending", "none", ags)
@@ -354,49 +364,34 @@ def test_pending_document_round_trip_and_anchoring(engine: Engine) -> None:
     assert stored is not None and stored.salted == s  # the worker can finish it from this
     assert stored.target_hash == to_hex(s.target_hash)
 
-    batch = make_batch([s, salted(ags)])
-    issued = finish_document(batch, 0, ANCHOR)
+    ordered = sorted([s, other], key=lambda d: d.target_hash)
+    members = [d.target_hash for d in ordered]
+    tree = MerkleTree(members)
+    tx_hash = BATCH_ANCHOR.transaction_hash
     with UnitOfWork(engine) as uow:
-        anchored = uow.documents.mark_anchored(
-            pending.id, document=issued, merkle_root=batch.root,
-            tx_hash=ANCHOR.transaction_hash.upper().replace("0X", "0x"), block=ANCHOR.block,
-            at=T0 + timedelta(minutes=1))
-        uow.status_events.add(pending.id, "anchored", tx_hash=ANCHOR.transaction_hash,
-                              at=T0 + timedelta(minutes=1))
+        batch = uow.batches.add(account="0x" + "11" * 20, usecase="gefaehrlicher-hund",
+                                merkle_root=tree.root, size=2, members=members)
+        assert uow.documents.mark_batch_anchored(
+            batch.id, members, merkle_root=tree.root, tx_hash=tx_hash.upper().replace("0X", "0x"),
+            block=BATCH_ANCHOR.block, at=T0) == 2
+        uow.batches.mark_anchored(batch.id, tx_hash=tx_hash, block=BATCH_ANCHOR.block, at=T0,
+                                  tree=tree.to_bytes())
+        uow.status_events.add(pending.id, "anchored", tx_hash=tx_hash, at=T0)
         uow.commit()
-    assert anchored.state == "anchored" and anchored.salted is None
-    assert anchored.document == issued
-    assert anchored.merkle_root == to_hex(batch.root) and anchored.anchor_tx == "0x" + "ab" * 32
     with UnitOfWork(engine) as uow:
-        assert uow.documents.get(pending.id) == anchored
-        assert uow.documents.by_merkle_root(to_hex(batch.root)) == [anchored]
-        assert uow.documents.by_target_hash(s.target_hash) == anchored
+        anchored = uow.documents.get(pending.id)
+        assert anchored is not None and anchored.state == "anchored"
+        assert anchored.document == finish_document(make_batch(ordered), ordered.index(s),
+                                                    BATCH_ANCHOR)
+        assert anchored.merkle_root == to_hex(tree.root) and anchored.anchor_tx == tx_hash
         assert [e.action for e in uow.status_events.for_document(pending.id)] == \
             ["issued", "anchored"]
-        with pytest.raises(ConflictError, match="schon verankert"):
-            uow.documents.mark_anchored(pending.id, document=issued, merkle_root=batch.root,
-                                        tx_hash=ANCHOR.transaction_hash, block=1, at=T0)
+        # only documents still waiting are marked: anchoring twice changes nothing
+        assert uow.documents.mark_batch_anchored(batch.id, members, merkle_root=tree.root,
+                                                 tx_hash=tx_hash, block=1, at=T0) == 0
         assert uow.documents.set_ledger_status(pending.id, "suspended").ledger_status == \
             "suspended"
         uow.commit()
-
-
-def test_anchoring_refuses_another_document(engine: Engine) -> None:
-    ags = new_ags()
-    a, b = salted(ags), salted(ags)
-    batch = make_batch([a, b])
-    with UnitOfWork(engine) as uow:
-        uow.documents.add_pending(a, created_by=None)
-        with pytest.raises(ConflictError, match="passt nicht"):
-            uow.documents.mark_anchored(
-                a.document["id"], document=finish_document(batch, 1, ANCHOR),
-                merkle_root=batch.root, tx_hash=ANCHOR.transaction_hash, block=1, at=T0)
-        with pytest.raises(RecordNotFoundError):
-            uow.documents.mark_failed("urn:uuid:" + str(uuid.uuid4()))
-        failed = uow.documents.mark_failed(a.document["id"])
-        assert failed.state == "failed" and failed.salted == a
-        with pytest.raises(ConflictError):
-            uow.documents.mark_failed(a.document["id"])
 
 
 def test_document_ids_and_landlord_codes_are_unique(engine: Engine) -> None:
@@ -404,46 +399,37 @@ def test_document_ids_and_landlord_codes_are_unique(engine: Engine) -> None:
     code = security.new_landlord_code()
     first = salted(ags, "wohnungsgeberbestaetigung")
     with UnitOfWork(engine) as uow:
-        uow.documents.add_pending(first, created_by=None, landlord_code=code)
+        store_pending(uow, first, created_by=None, landlord_code=code)
         uow.commit()
     with pytest.raises(ConflictError, match="Zuordnungsmerkmal"), UnitOfWork(engine) as uow:
-        uow.documents.add_pending(salted(ags, "wohnungsgeberbestaetigung"), created_by=None,
+        store_pending(uow, salted(ags, "wohnungsgeberbestaetigung"), created_by=None,
                                   landlord_code=code)
     with pytest.raises(ConflictError, match="Dokument mit dieser ID"), UnitOfWork(engine) as uow:
-        uow.documents.add_pending(first, created_by=None)
+        store_pending(uow, first, created_by=None)
     with UnitOfWork(engine) as uow:
         found = uow.documents.by_landlord_code(security.normalize_landlord_code(code.lower()))
         assert found is not None and found.id == first.document["id"]
         assert uow.documents.by_landlord_code(security.new_landlord_code()) is None
         # Documents without a code do not collide with each other (NULLs are distinct).
-        uow.documents.add_pending(salted(ags), created_by=None)
-        uow.documents.add_pending(salted(ags), created_by=None)
+        store_pending(uow, salted(ags), created_by=None)
+        store_pending(uow, salted(ags), created_by=None)
         uow.commit()
 
 
-def test_pending_for_gives_the_oldest_first(engine: Engine) -> None:
-    ags, other = new_ags(), new_ags()
+def test_the_queue_of_an_account_gives_the_oldest_first(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine)
+    account = "0x" + "11" * 20  # salted() names it
     ids = []
-    with UnitOfWork(engine) as uow:
+    with UnitOfWork(fresh_engine) as uow:
         for minutes in (30, 10, 20, 0):  # stored out of order
-            ids.append((minutes, uow.documents.add_pending(
-                salted(ags), created_by=None, at=T0 + timedelta(minutes=minutes)).id))
-        uow.documents.add_pending(salted(ags, "strassenmusik"), created_by=None, at=T0)
-        uow.documents.add_pending(salted(other), created_by=None, at=T0 - timedelta(days=1))
+            ids.append((minutes, store_pending(uow, salted(new_ags()),
+                                               at=T0 + timedelta(minutes=minutes)).id))
         uow.commit()
     oldest_first = [i for _, i in sorted(ids)]
-    with UnitOfWork(engine) as uow:
-        pending = uow.documents.pending_for(ags=ags, usecase="gefaehrlicher-hund", limit=10)
-        assert [d.id for d in pending] == oldest_first
-        assert [d.id for d in uow.documents.pending_for(ags=ags, usecase="gefaehrlicher-hund",
-                                                        limit=2)] == oldest_first[:2]
-        assert len(uow.documents.pending_for(ags=ags, limit=10)) == 5
-        groups = {(a, u): n for a, u, n in uow.documents.pending_groups() if a in (ags, other)}
-        assert groups == {(ags, "gefaehrlicher-hund"): 4, (ags, "strassenmusik"): 1,
-                          (other, "gefaehrlicher-hund"): 1}
-        uow.documents.mark_failed(oldest_first[0])
-        assert [d.id for d in uow.documents.pending_for(ags=ags, usecase="gefaehrlicher-hund")] \
-            == oldest_first[1:]
+    with UnitOfWork(fresh_engine) as uow:
+        assert [d.id for d in uow.documents.queue_of(account, 10)] == oldest_first
+        assert [d.id for d in uow.documents.queue_of(account, 2)] == oldest_first[:2]
+        assert uow.documents.queue_of("0x" + "99" * 20, 10) == []
 
 
 def test_listing_pages_filters_and_search(engine: Engine) -> None:
@@ -452,9 +438,9 @@ def test_listing_pages_filters_and_search(engine: Engine) -> None:
              "Max Mustermann", "Zoë Weiß", "Paul Panzer"]
     with UnitOfWork(engine) as uow:
         for i, name in enumerate(names):
-            uow.documents.add_pending(salted(ags, subject={"halter": {"name": name}, "nr": i}),
+            store_pending(uow, salted(ags, subject={"halter": {"name": name}, "nr": i}),
                                       created_by=None, at=T0 + timedelta(hours=i))
-        uow.documents.add_pending(salted(ags, "strassenmusik"), created_by=None, at=T0)
+        store_pending(uow, salted(ags, "strassenmusik"), created_by=None, at=T0)
         uow.commit()
     with UnitOfWork(engine) as uow:
         pages = [uow.documents.list(ags=ags, usecase="gefaehrlicher-hund", offset=o, limit=3)
@@ -494,7 +480,7 @@ def test_links_store_neither_token_nor_document_in_clear(engine: Engine) -> None
     link_id = str(uuid.uuid4())
     disclosed = json.dumps({"credentialSubject": {"halter": {"name": "Geheim Geheimnis"}}})
     with UnitOfWork(engine) as uow:
-        uow.documents.add_pending(s, created_by=None)
+        store_pending(uow, s, created_by=None)
         link = uow.links.add(link_id=link_id, document_id=s.document["id"],
                              token_lookup=security.link_lookup(token),
                              ciphertext=security.seal_link(token, link_id, disclosed.encode()),
@@ -634,7 +620,7 @@ def test_batch_is_anchored_in_one_statement_and_proofs_come_from_its_tree(engine
             assert record.document == finish_document(expected, i, BATCH_ANCHOR)
             assert record.merkle_root == to_hex(tree.root) and record.batch_id == batch_id
             assert [e.action for e in uow.status_events.for_document(record.id)] == ["anchored"]
-        listed = uow.documents.by_merkle_root(tree.root)
+        listed = uow.documents.list(ags=ags).items
         assert sorted(r.id for r in listed) == sorted(d.document["id"] for d in docs)
         assert all(r.document is not None for r in listed)
     with engine.connect() as conn:  # stored once in the batch, not once per document
@@ -650,7 +636,7 @@ def test_the_queue_head_counts_up_to_the_limit_and_names_the_oldest(fresh_engine
     with UnitOfWork(fresh_engine) as uow:
         assert uow.documents.queue_head(account, 10) == (0, None)
         for i in range(5):
-            uow.documents.add_pending(salted(new_ags()), created_by=None,
+            store_pending(uow, salted(new_ags()), created_by=None,
                                       at=T0 + timedelta(minutes=4 - i))
         uow.commit()
     with UnitOfWork(fresh_engine) as uow:
@@ -691,7 +677,7 @@ def test_a_batch_opened_before_its_members_were_recorded_finds_them_by_batch_id(
     docs = [salted(new_ags()) for _ in range(2)]
     with UnitOfWork(fresh_engine) as uow:
         for d in docs:
-            uow.documents.add_pending(d, created_by=None, at=T0)
+            store_pending(uow, d, created_by=None, at=T0)
         uow.commit()
     with fresh_engine.begin() as conn:  # what opening a batch wrote before migration 0005
         batch_id = conn.execute(sa.text(
@@ -708,7 +694,7 @@ def test_a_batch_opened_before_its_members_were_recorded_finds_them_by_batch_id(
 def test_an_anchored_document_needs_its_issued_form_or_a_batch(engine: Engine) -> None:
     s = salted(new_ags())
     with UnitOfWork(engine) as uow:
-        uow.documents.add_pending(s, created_by=None, at=T0)
+        store_pending(uow, s, created_by=None, at=T0)
         uow.commit()
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
         conn.execute(sa.text(
@@ -723,10 +709,16 @@ def test_upgrade_to_batch_trees_keeps_documents_anchored_before(fresh_engine: En
     batch = make_batch([s, salted(new_ags())])
     issued = finish_document(batch, 0, ANCHOR)
     with UnitOfWork(fresh_engine) as uow:
-        uow.documents.add_pending(s, created_by=None, at=T0)
-        uow.documents.mark_anchored(s.document["id"], document=issued, merkle_root=batch.root,
-                                    tx_hash=ANCHOR.transaction_hash, block=ANCHOR.block, at=T0)
+        store_pending(uow, s, at=T0)
         uow.commit()
+    documents = sa.table("documents", sa.column("id"), sa.column("state"),
+                         sa.column("document", sa.JSON), sa.column("salted", sa.JSON),
+                         sa.column("merkle_root"), sa.column("anchor_tx"),
+                         sa.column("anchor_block"), sa.column("anchored_at"))
+    with fresh_engine.begin() as conn:  # what anchoring a single document wrote before 0003
+        conn.execute(documents.update().where(documents.c.id == s.document["id"]).values(
+            state="anchored", document=issued, salted=None, merkle_root=to_hex(batch.root),
+            anchor_tx=ANCHOR.transaction_hash, anchor_block=ANCHOR.block, anchored_at=T0))
     upgrade(fresh_engine)
     assert current_revision(fresh_engine) == head_revision()
     with UnitOfWork(fresh_engine) as uow:
@@ -750,7 +742,7 @@ def test_postgresql_compresses_documents_with_lz4(fresh_engine: Engine) -> None:
     assert _compression(fresh_engine) == {"salted": "l", "document": "l", "subject": "l"}
     s = salted(new_ags())
     with UnitOfWork(fresh_engine) as uow:
-        uow.documents.add_pending(s, created_by=None, at=T0)
+        store_pending(uow, s, created_by=None, at=T0)
         uow.commit()
     with UnitOfWork(fresh_engine) as uow:
         record = uow.documents.get(s.document["id"])
@@ -775,7 +767,7 @@ def test_committed_documents_and_anchors_are_announced_to_listeners(fresh_engine
             event.clear()
         ags = new_ags()
         with UnitOfWork(fresh_engine) as uow:
-            uow.documents.add_pending(salted(ags), created_by=None, at=T0)
+            store_pending(uow, salted(ags), created_by=None, at=T0)
             uow.rollback()
         assert not heard[PENDING_CHANNEL].wait(1.0)
         docs = [salted(ags) for _ in range(COPY_FROM)]

@@ -31,7 +31,7 @@ from govchain.domain.hashing import from_hex32, to_hex
 from govchain.domain.pointers import iter_leaves
 from govchain.domain.timefmt import now
 from govchain.domain.vocabulary import LEDGER_STATUSES, DocumentState, LedgerStatus
-from govchain.errors import ConflictError, InputError, RecordNotFoundError
+from govchain.errors import InputError, RecordNotFoundError
 
 
 @dataclass(frozen=True)
@@ -135,26 +135,13 @@ class QueuedDocument(NamedTuple):
 
 
 class DocumentRepository(_Repository):
-    def add_pending(self, salted: SaltedDocument, *, created_by: int | None,
-                    landlord_code: str | None = None, at: datetime | None = None
-                    ) -> DocumentRecord:
-        """Stores a salted document that waits for its anchor.
-
-        Id, municipality (issuer.ags), issuer account, use case (credentialStatus.usecase),
-        subject and validity are taken from the document itself. `landlord_code` must be in
-        canonical form (security.normalize_landlord_code).
-        """
-        row = Document(**_pending_row(salted, created_by, landlord_code, at or now()))
-        self._session.add(row)
-        self._flush()
-        _notify(self._session, PENDING_CHANNEL)
-        return _document(row)
-
     def add_pending_many(self, items: Sequence[tuple[SaltedDocument, str | None]], *,
                          created_by: int | None, at: datetime | None = None
                          ) -> builtins.list[DocumentRecord]:
-        """add_pending for many (salted document, landlord code) at once, in one statement;
-        returns the records as stored (no second read)."""
+        """Stores salted documents that wait for their anchor, each with its landlord code (in
+        canonical form, security.normalize_landlord_code), in one statement; returns the records
+        as stored (no second read). Id, municipality (issuer.ags), issuer account, use case
+        (credentialStatus.usecase), subject and validity are taken from each document itself."""
         if not items:
             return []
         at = at or now()
@@ -169,59 +156,6 @@ class DocumentRepository(_Repository):
         if row is None:
             raise RecordNotFoundError(f"Kein Dokument {document_id}")
         return row
-
-    def mark_anchored(self, document_id: str, *, document: Mapping[str, Any],
-                      merkle_root: bytes | str, tx_hash: bytes | str, block: int,
-                      at: datetime) -> DocumentRecord:
-        """Stores the issued document (with its proof) and its anchor; clears the salts kept for
-        anchoring, which the proof now carries."""
-        row = self._row(document_id)
-        if row.state == "anchored":
-            raise ConflictError(f"Das Dokument {document_id} ist schon verankert")
-        proof = document.get("proof")
-        if document.get("id") != document_id or not isinstance(proof, dict) \
-                or proof.get("targetHash") != row.target_hash:
-            raise ConflictError(f"Das ausgestellte Dokument passt nicht zu {document_id}")
-        row.state = "anchored"
-        row.document = dict(document)
-        row.salted = None
-        row.merkle_root = _hex32(merkle_root, "merkleRoot")
-        row.anchor_tx = _hex32(tx_hash, "Transaktion")
-        row.anchor_block = block
-        row.anchored_at = at
-        self._flush()
-        _notify(self._session, ANCHORED_CHANNEL)
-        return _document(row)
-
-    def mark_failed(self, document_id: str) -> DocumentRecord:
-        """A pending document that could not be anchored; its salts stay for a later attempt."""
-        row = self._row(document_id)
-        if row.state != "pending":
-            raise ConflictError(f"Das Dokument {document_id} wartet nicht auf die Verankerung")
-        row.state = "failed"
-        self._flush()
-        _notify(self._session, ANCHORED_CHANNEL)
-        return _document(row)
-
-    def pending_for(self, *, ags: str | None = None, usecase: str | None = None,
-                    limit: int = 100) -> list[DocumentRecord]:
-        """Pending documents, oldest first: the anchoring worker's next batch."""
-        _page(0, limit)
-        query = sa.select(Document).where(Document.state == "pending")
-        if ags is not None:
-            query = query.where(Document.ags == ags)
-        if usecase is not None:
-            query = query.where(Document.usecase == usecase)
-        query = query.order_by(Document.created_at, Document.id).limit(limit)
-        return [_document(r) for r in self._session.scalars(query)]
-
-    def pending_groups(self) -> list[tuple[str, str, int]]:
-        """(ags, usecase, count) of everything pending: which batches the worker has to anchor."""
-        query = (sa.select(Document.ags, Document.usecase, sa.func.count())
-                 .where(Document.state == "pending")
-                 .group_by(Document.ags, Document.usecase)
-                 .order_by(Document.ags, Document.usecase))
-        return [(a, u, n) for a, u, n in self._session.execute(query)]
 
     # -- the anchoring worker's queue -------------------------------------------------------
 
@@ -347,19 +281,6 @@ class DocumentRepository(_Repository):
     def by_landlord_code(self, code: str) -> DocumentRecord | None:
         """The landlord confirmation with this Zuordnungsmerkmal (canonical form)."""
         row = self._session.scalar(sa.select(Document).where(Document.landlord_code == code))
-        return _document(row) if row else None
-
-    def by_merkle_root(self, merkle_root: bytes | str) -> builtins.list[DocumentRecord]:
-        """The documents anchored under one root (one batch)."""
-        query = (sa.select(Document)
-                 .where(Document.merkle_root == _hex32(merkle_root, "merkleRoot"))
-                 .order_by(Document.id))
-        return [_document(r) for r in self._session.scalars(query)]
-
-    def by_target_hash(self, target_hash: bytes | str) -> DocumentRecord | None:
-        row = self._session.scalars(
-            sa.select(Document).where(Document.target_hash == _hex32(target_hash, "targetHash"))
-        ).first()
         return _document(row) if row else None
 
     def set_ledger_status(self, document_id: str, status: LedgerStatus) -> DocumentRecord:
