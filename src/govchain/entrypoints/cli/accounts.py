@@ -9,10 +9,10 @@ import click
 from govchain import services
 from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
+from govchain.bootstrap import open_database
 from govchain.domain.vocabulary import ROLES, Role
 from govchain.entrypoints.cli.base import (
-    _cli_actor,
-    _database,
+    cli_actor,
     handle_errors,
     main,
     pass_ctx,
@@ -42,11 +42,11 @@ def users_add(ctx: Context, role: Role, username: str, municipality: str | None,
     """Legt ein Benutzerkonto an; das Passwort kommt von der Standardeingabe."""
     password = sys.stdin.readline().rstrip("\r\n")
     new = services.NewUser(username, password, role, municipality, display_name)
-    engine = _database(service_settings(ctx, database_url=database_url))
+    engine = open_database(service_settings(ctx, database_url=database_url))
     try:
         with UnitOfWork(engine) as uow:
             try:
-                user = services.add_user(uow, Who(_cli_actor(), "anonymous"), new, via="cli")
+                user = services.add_user(uow, Who(cli_actor(), "anonymous"), new, via="cli")
             except ValidationError as err:  # named by the command's options
                 raise InputError("; ".join(f"--{name}: {message}"
                                            for name, message in err.errors)) from None
@@ -71,10 +71,10 @@ def apikeys_create(ctx: Context, name: str, database_url: str | None) -> None:
     """Erzeugt einen API-Schlüssel und zeigt ihn einmalig an (gespeichert wird nur sein Hash)."""
     if not name.strip():
         raise InputError("--name darf nicht leer sein")
-    engine = _database(service_settings(ctx, database_url=database_url))
+    engine = open_database(service_settings(ctx, database_url=database_url))
     try:
         with UnitOfWork(engine) as uow:
-            record, key = services.create_api_key(uow, Who(_cli_actor(), "anonymous"), name,
+            record, key = services.create_api_key(uow, Who(cli_actor(), "anonymous"), name,
                                                   via="cli")
             uow.commit()
     finally:

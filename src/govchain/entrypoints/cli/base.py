@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from sqlalchemy.engine import Engine
 
 from govchain.adapters.context import ENV_HOME, ENV_RPC_URL, Context, default_home
-from govchain.adapters.db import UnitOfWork, make_engine, upgrade
+from govchain.adapters.db import UnitOfWork
+from govchain.bootstrap import open_database
 from govchain.domain import strictjson
 from govchain.errors import GovchainError, InputError, LedgerError, LedgerUnavailableError
 from govchain.pipeline.batches import anchor_now
@@ -35,7 +35,7 @@ EXIT_ERROR = 2  # bad input or refused operation
 EXIT_UNAVAILABLE = 3  # ledger not reachable
 
 
-def _fail(message: str, code: int = EXIT_ERROR) -> None:
+def fail(message: str, code: int = EXIT_ERROR) -> None:
     click.secho(f"Fehler: {message}", fg="red", err=True)
     sys.exit(code)
 
@@ -47,9 +47,9 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except LedgerUnavailableError as err:
-            _fail(str(err), EXIT_UNAVAILABLE)
+            fail(str(err), EXIT_UNAVAILABLE)
         except GovchainError as err:
-            _fail(str(err))
+            fail(str(err))
     return wrapper  # type: ignore[return-value]
 
 
@@ -93,23 +93,13 @@ def main(click_ctx: click.Context, home: Path | None, rpc_url: str | None,
     click_ctx.call_on_close(ctx.close)
 
 
-
-
-
-
 def service_settings(ctx: Context, **overrides: Any) -> Settings:
     """The service's settings, with the command line's home and RPC URL and the given options."""
     given = {"home": ctx.home, "rpc_url": ctx.rpc_url, "usecases": ctx.usecases_dir, **overrides}
     return Settings(**{k: v for k, v in given.items() if v is not None})
 
 
-def _database(settings: Settings) -> Engine:
-    engine = make_engine(settings.effective_database_url)
-    upgrade(engine)
-    return engine
-
-
-def _cli_actor() -> str:
+def cli_actor() -> str:
     try:
         return f"cli:{getpass.getuser()}"[:64]
     except (KeyError, OSError):
@@ -123,11 +113,11 @@ def records(ctx: Context, action: AuditAction
 
     The command's changes and its audit entry are committed together; on an error nothing is.
     """
-    engine = _database(service_settings(ctx))
+    engine = open_database(service_settings(ctx))
     try:
         with UnitOfWork(engine) as uow:
             def audit(target: str) -> None:
-                record(uow, Who(_cli_actor(), "anonymous"), action, target)
+                record(uow, Who(cli_actor(), "anonymous"), action, target)
             yield uow, audit
             uow.commit()
     finally:
@@ -138,7 +128,7 @@ def anchor_and_read(ctx: Context, account: str, document_ids: Sequence[str]
                     ) -> list[dict[str, Any]]:
     """Anchors what the account has waiting, in this process (the steps the service's worker
     takes), and returns the issued documents."""
-    engine = _database(service_settings(ctx))
+    engine = open_database(service_settings(ctx))
     try:
         anchor_now(ctx, engine, account)
         with UnitOfWork(engine) as uow:

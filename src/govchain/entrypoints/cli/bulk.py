@@ -12,8 +12,8 @@ import click
 from govchain import services
 from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
+from govchain.bootstrap import open_database
 from govchain.entrypoints.cli.base import (
-    _database,
     anchor_and_read,
     handle_errors,
     main,
@@ -59,7 +59,7 @@ def issue_bulk(ctx: Context, file: Path, ags: str, usecase: str, out: Path) -> N
     documents: list[dict[str, Any]] = []
     if ids:
         click.echo(f"Verankern von {len(ids)} Dokumenten …", err=True)
-        engine = _database(service_settings(ctx))
+        engine = open_database(service_settings(ctx))
         try:
             with UnitOfWork(engine) as uow:
                 first = uow.documents.get(ids[0])

@@ -7,7 +7,7 @@ import click
 from govchain import services
 from govchain.adapters.context import Context
 from govchain.domain.timefmt import parse_time
-from govchain.entrypoints.cli.base import _fail, handle_errors, main, pass_ctx, records
+from govchain.entrypoints.cli.base import fail, handle_errors, main, pass_ctx, records
 from govchain.services.audit import AuditAction
 
 
@@ -116,7 +116,7 @@ def registry_show(ctx: Context, ags: str | None) -> None:
     items = [ctx.ledger.municipality(ags)] if ags else ctx.ledger.municipalities()
     for m in items:
         if not m.admitted:
-            _fail(f"Kommune {ags} ist nicht zugelassen")
+            fail(f"Kommune {ags} ist nicht zugelassen")
         state = "aktiv" if m.active else "gesperrt"
         types = ", ".join(services.doc_type_name(ctx, t) for t in m.doc_types)
         click.echo(f"{m.ags} {m.name} ({state}); Dokumentarten: {types or '-'}")

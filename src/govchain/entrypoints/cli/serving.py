@@ -11,8 +11,8 @@ from typing import Any
 import click
 
 from govchain.adapters.context import Context
-from govchain.bootstrap import AnchoringProcess, open_context
-from govchain.entrypoints.cli.base import _database, handle_errors, main, pass_ctx, service_settings
+from govchain.bootstrap import AnchoringProcess, open_context, open_database
+from govchain.entrypoints.cli.base import handle_errors, main, pass_ctx, service_settings
 
 
 class RedactCapabilities(logging.Filter):
@@ -53,7 +53,7 @@ def serve(ctx: Context, host: str | None, port: int | None, database_url: str | 
     settings = service_settings(ctx, host=host, port=port, database_url=database_url)
     # Fail here with a clear message (outdated or newer database, missing deployment, no
     # passphrase) rather than with a traceback from inside the server's startup.
-    _database(settings).dispose()
+    open_database(settings).dispose()
     open_context(settings).close()
     options: dict[str, Any] = {"host": settings.host, "port": settings.port,
                                "access_log": settings.access_log, "log_config": _log_config(),
