@@ -1,2 +1,3 @@
 """What people see of a document outside the HTTP pages: the display model (labels, values, dates)
-and the PDF with its QR code. Built on the domain; imported by services' callers and entrypoints."""
+and the PDF with its QR code. It imports only the domain; the entrypoints (and any service that
+needs a rendering) import it. New credential formats go here."""

@@ -1,5 +1,7 @@
 """The chain port (`base.Chain`) and its adapters: the embedded py-evm chain and JSON-RPC nodes;
-`open_chain` picks one for a home (the port itself knows no adapter)."""
+`open_chain` picks one for a home (the port itself knows no adapter). The ledger bindings and
+the home's context import it; a new adapter implements `base.Chain` and passes
+`tests/chain/test_adapters.py`."""
 
 from __future__ import annotations
 

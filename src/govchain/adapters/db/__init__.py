@@ -1,4 +1,5 @@
-"""The service's database: engine, schema migrations, repositories and the unit of work."""
+"""The service's database: engine, schema migrations, repositories and the unit of work.
+The services, the pipeline and the composition root import it; it imports only the domain."""
 
 from govchain.adapters.db.engine import (
     DATABASE_FILENAME,

@@ -1,5 +1,6 @@
 """The server-rendered pages of govchain (issue 4): public verification, clerks, landlords and the
-registrar, in German with English switchable, on the same service layer as the API."""
+registrar, in German with English switchable, on the same service layer as the API. Only
+`entrypoints.http.app` imports it; it never imports the API (`api`)."""
 
 from __future__ import annotations
 
