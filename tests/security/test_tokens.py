@@ -32,8 +32,10 @@ from govchain.domain.security import (
     verify_password,
 )
 from govchain.entrypoints.http import deps, tokens
+from govchain.entrypoints.http import login as http_login
 from govchain.entrypoints.http.api.routes import auth
 from govchain.entrypoints.http.tokens import InvalidTokenError, issue_token, read_token
+from govchain.services import people
 from govchain.settings import Settings
 
 AACHEN = "05334002"
@@ -230,13 +232,16 @@ def test_secrets_are_compared_with_constant_time_primitives() -> None:
     # Passwords: argon2's verify (constant-time inside), and a dummy hash for unknown users so
     # that the time does not tell whether a username exists.
     assert {"h.verify", "_dummy_hash"} <= _calls(security.verify_password)
-    assert "verify_password" in _calls(auth.login)
+    # the one login of API and pages: route → http.login.log_in → services.authenticate
+    assert "log_in" in _calls(auth.login)
+    assert "services.authenticate" in _calls(http_login.log_in)
+    assert "verify_password" in _calls(people.authenticate)
     # Link tokens are never compared at all: the database is searched by an HKDF value of the
     # token, and the document opens only with an AES-GCM key derived from it.
     assert {"link_lookup", "open_link"} <= _calls(services.verify_link)
 
 
-@pytest.mark.parametrize("module", [security, tokens, deps, auth])
+@pytest.mark.parametrize("module", [security, tokens, deps, auth, http_login, people])
 def test_no_secret_is_compared_with_equals(module: Any) -> None:
     tree = ast.parse(inspect.getsource(module))
 
