@@ -12,7 +12,13 @@ from govchain import services
 from govchain.adapters.context import Context
 from govchain.domain.disclosure import disclose
 from govchain.domain.timefmt import parse_time
-from govchain.domain.verification import CheckStatus, Status
+from govchain.domain.usecases import UseCaseRegistry
+from govchain.domain.verification import (
+    UNVERIFIABLE_UNKNOWN_USECASE,
+    CheckStatus,
+    Status,
+    verify_document,
+)
 from govchain.errors import NotAuthorizedError, ValidationError
 
 AACHEN = "05334002"
@@ -81,6 +87,39 @@ def test_tampered_document_is_invalid_and_hidden_fields_stay_valid(ctx: Context)
     forged = copy.deepcopy(doc)
     forged["validUntil"] = "2099-01-01T00:00:00+00:00"
     assert services.verify(ctx, forged).status is Status.INVALID
+
+
+def test_a_genuine_document_of_a_type_unknown_here_is_unverifiable_not_invalid(
+        ctx: Context) -> None:
+    (doc,) = services.issue_documents(ctx, AACHEN, "gefaehrlicher-hund",
+                                      [example(ctx, "gefaehrlicher-hund")])
+    elsewhere = UseCaseRegistry(uc for uc in ctx.usecases if uc.id != "gefaehrlicher-hund")
+    result = verify_document(doc, ledger=ctx.reader, usecases=elsewhere)
+    assert result.status is Status.UNVERIFIABLE
+    assert result.details["unverifiable"] == UNVERIFIABLE_UNKNOWN_USECASE
+    integrity = result.check("integrity")
+    assert integrity.status is CheckStatus.NOT_CHECKED
+    assert "Dokumentart hier unbekannt: „gefaehrlicher-hund“" in integrity.message
+    # a forgery stays a forgery, whether or not its type is known here
+    forged = copy.deepcopy(doc)
+    forged["credentialSubject"]["hund"]["chipnummer"] = "276000000000000"
+    assert verify_document(forged, ledger=ctx.reader, usecases=elsewhere).status is \
+        Status.INVALID
+    # a type named nowhere is no different from one unknown here
+    renamed = copy.deepcopy(doc)
+    renamed["credentialStatus"]["usecase"] = "erfunden"
+    assert verify_document(renamed, ledger=ctx.reader, usecases=ctx.usecases).status is \
+        Status.INVALID  # the usecase name is hashed: renaming it is tampering
+
+
+def test_every_answer_says_how_many_fields_are_hidden(ctx: Context) -> None:
+    (doc,) = services.issue_documents(ctx, AACHEN, "gefaehrlicher-hund",
+                                      [example(ctx, "gefaehrlicher-hund")])
+    assert services.verify(ctx, doc).details["hiddenFields"] == 0
+    shown = disclose(doc, ["/halter/geburtsdatum", "/halter/anschrift"])
+    result = services.verify(ctx, shown)
+    assert result.status is Status.VALID
+    assert result.details["hiddenFields"] == len(shown["proof"]["hidden"]) >= 2
 
 
 def test_suspend_reinstate_revoke_are_per_document(ctx: Context) -> None:

@@ -137,6 +137,8 @@ def test_issue_document_page_revoke_with_confirmation_and_verification_link(site
     assert "GÜLTIG" in words and "Stadt Aachen" in words and AACHEN in words
     assert subject["hund"]["chipnummer"] in words
     assert subject["halter"]["geburtsdatum"] not in valid.text  # hidden
+    hidden = re.search(r'id="result-hidden">(\d+) Angaben? verborgen', valid.text)
+    assert hidden is not None and int(hidden.group(1)) >= 1  # the page says something is hidden
     assert 'id="highlights"' in valid.text
     # revoke: the first post only asks
     confirm = post_form(browser, f"/documents/{document_id}", f"/documents/{document_id}/status",
@@ -158,6 +160,10 @@ def test_issue_document_page_revoke_with_confirmation_and_verification_link(site
     assert 'id="withdrawn-notice"' in withdrawn.text
     after = public.get(f"/v/{token}")
     assert status_of_page(after.text) == "INVALID" and "zurückgezogen" in after.text
+    # a withdrawn link does not read like a forgery
+    assert "PRÜFLINK ZURÜCKGEZOGEN" in text_of(after.text) and "UNGÜLTIG" not in text_of(after.text)
+    unknown = public.get("/v/" + "0" * 24)
+    assert status_of_page(unknown.text) == "INVALID" and "PRÜFLINK UNBEKANNT" in text_of(unknown.text)
 
 
 def test_suspend_and_reinstate(site: Site) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 import pypdfium2 as pdfium
@@ -20,6 +21,7 @@ from web_kit import (
     text_of,
 )
 
+from govchain.domain.security import link_lookup
 from govchain.domain.subject_fields import raw_from_subject
 from govchain.domain.timefmt import now, parse_time
 
@@ -95,6 +97,10 @@ def test_landlord_chooses_no_validity_and_every_page_names_the_declaration(site:
                 "Wohnungsgeber-Konto „vermieter“, eingegangen bei Stadt Aachen (AGS 05334002) am ")
     tenant = site.browser()
     token = url.rsplit("/", 1)[1]
+    with site.uow() as uow:  # the tenant's link lasts long enough to register, not for good
+        link = uow.links.by_lookup(link_lookup(token))
+    assert link is not None and link.expires_at is not None
+    assert timedelta(days=91) < link.expires_at - accepted_from < timedelta(days=93)
     checked = tenant.post("/verify", data={"csrf_token": csrf_of(tenant.get("/verify").text),
                                            "document_json": json.dumps(document)})
     clerk = login(site, "sb.aachen")

@@ -11,6 +11,7 @@ from web_kit import DOG, Site, csrf_of, example, login, status_of_page, text_of
 
 from govchain import services
 from govchain.domain.security import format_link_code
+from govchain.domain.usecases import UseCaseRegistry
 from govchain.errors import LedgerUnavailableError
 
 
@@ -97,6 +98,24 @@ def test_an_unreachable_ledger_answers_503_cannot_be_verified_now(
         assert status_of_page(response.text) == "UNVERIFIABLE"
         assert "DERZEIT NICHT PRÜFBAR" in text_of(response.text)
         assert "Verbindung abgelehnt" in response.text
+
+
+def test_a_genuine_document_of_a_type_unknown_here_says_so(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    document = _issued(site)
+    elsewhere = UseCaseRegistry(uc for uc in site.ctx.usecases if uc.id != DOG)
+    monkeypatch.setattr(site.ctx, "usecases", elsewhere)  # an installation without dog permits
+    browser = site.browser()
+    page = browser.post("/verify", data={"csrf_token": csrf_of(browser.get("/verify").text),
+                                         "document_json": json.dumps(document)})
+    assert status_of_page(page.text) == "UNVERIFIABLE"
+    words = text_of(page.text)
+    assert "HIER NICHT PRÜFBAR" in words and "Dokumentart hier unbekannt" in words
+    assert "UNGÜLTIG" not in words and "DERZEIT NICHT PRÜFBAR" not in words
+    assert page.status_code == 200  # no outage: asking again later would not help
+    answer = site.app_client.post("/api/v1/verify", json=document)
+    assert answer.status_code == 200 and answer.json()["status"] == "UNVERIFIABLE"
+    assert answer.json()["details"]["unverifiable"] == "unknown-usecase"
 
 
 def test_the_printed_code_leads_to_the_link_page(site: Site) -> None:

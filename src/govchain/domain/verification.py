@@ -75,6 +75,14 @@ class VerificationResult:
     def valid(self) -> bool:
         return self.status is Status.VALID
 
+    @property
+    def ledger_unreachable(self) -> bool:
+        """UNVERIFIABLE because the ledger cannot be asked now: worth asking again later (HTTP
+        503). A type unknown here or another ledger's document is no outage (200)."""
+        return (self.status is Status.UNVERIFIABLE
+                and self.details.get("unverifiable", UNVERIFIABLE_LEDGER_DOWN)
+                == UNVERIFIABLE_LEDGER_DOWN)
+
     def check(self, name: str) -> Check:
         return next(c for c in self.checks if c.name == name)
 
@@ -163,15 +171,23 @@ def unverifiable(document: Mapping[str, Any], reason: str, at: datetime | None =
     """The answer when no ledger can be asked at all."""
     v = _Verifier(document, _NoLedger(), None, at or now())
     v._set("anchoring", None, f"Das Ledger ist gerade nicht erreichbar ({reason}).")
+    v.details["unverifiable"] = UNVERIFIABLE_LEDGER_DOWN
     return v._result(Status.UNVERIFIABLE)
 
 
-def link_result(status: Status, message: str, at: datetime) -> VerificationResult:
-    """The answer for a verification link that cannot be used (unknown, withdrawn, expired)."""
+LINK_UNKNOWN = "unknown"
+LINK_WITHDRAWN = "withdrawn"
+LINK_EXPIRED = "expired"
+
+
+def link_result(status: Status, message: str, at: datetime, *, why: str) -> VerificationResult:
+    """The answer for a verification link that cannot be used; `why` (`details["link"]`: unknown,
+    withdrawn, expired) lets a view say so distinctly: a withdrawn link says nothing about the
+    document, unlike a forgery."""
     checks = tuple(Check(n, CheckStatus.NOT_CHECKED, "nicht geprüft") for n in _ORDER)
     return VerificationResult(status=status, checks=(*checks, Check("link", CheckStatus.FAILED,
                                                                          message)),
-                              checked_at=at.isoformat(timespec="seconds"))
+                              checked_at=at.isoformat(timespec="seconds"), details={"link": why})
 
 
 def with_link_check(result: VerificationResult, message: str) -> VerificationResult:
@@ -186,6 +202,20 @@ class _NoLedger:
         raise LedgerUnavailableError("kein Ledger")
 
 
+# Why an answer is UNVERIFIABLE (`VerificationResult.details["unverifiable"]`), for views that
+# explain it: the ledger cannot be asked now, the document belongs to another ledger, or this
+# installation does not know its document type (its rules, schedule, fields never hidden).
+UNVERIFIABLE_LEDGER_DOWN = "ledger-unreachable"
+UNVERIFIABLE_OTHER_LEDGER = "other-ledger"
+UNVERIFIABLE_UNKNOWN_USECASE = "unknown-usecase"
+
+
+class _UnknownUseCase(Exception):
+    def __init__(self, usecase_id: str) -> None:
+        super().__init__(usecase_id)
+        self.usecase_id = usecase_id
+
+
 class _Verifier:
     def __init__(self, document: Mapping[str, Any], ledger: LedgerReader,
                  usecases: UseCaseRegistry | None, at: datetime) -> None:
@@ -195,6 +225,7 @@ class _Verifier:
         self.at = at
         self.checks: dict[str, Check] = {}
         self.extra: dict[str, Any] = {}
+        self.details: dict[str, Any] = {}
 
     def _set(self, name: str, ok: bool | None, message: str) -> None:
         status = (CheckStatus.NOT_CHECKED if ok is None
@@ -213,14 +244,19 @@ class _Verifier:
             document_id=doc_id if isinstance(doc_id, str) else None,
             usecase=self.extra.get("usecase"),
             declaration=self.extra.get("declaration") if status is not Status.INVALID else None,
+            details=dict(self.details),
             **kw,
         )
 
     def run(self) -> VerificationResult:
         # 1. integrity: the content hashes to the targetHash, the path leads to the root.
+        unknown: _UnknownUseCase | None = None
         try:
             check_presented(self.doc)
-            usecase = self._usecase()
+            try:
+                usecase: UseCase | None = self._usecase()
+            except _UnknownUseCase as err:  # its hash can still tell a forgery
+                usecase, unknown = None, err
             proof = parse_proof(self.doc)
             target = recompute_target_hash(self.doc)
         except RecursionError:
@@ -236,6 +272,17 @@ class _Verifier:
         if root_of(target, proof.path) != proof.merkle_root:
             self._set("integrity", False, "Der Merkle-Pfad führt nicht zur angegebenen Wurzel.")
             return self._unverifiable_or(Status.INVALID)
+        hidden = self.doc["proof"].get("hidden")
+        self.details["hiddenFields"] = len(hidden) if isinstance(hidden, list) else 0
+        if usecase is None:
+            assert unknown is not None
+            self._set("integrity", None,
+                      f"Dokumentart hier unbekannt: „{unknown.usecase_id}“. Der Inhalt passt zu "
+                      "seinem Fingerabdruck, aber ohne die Regeln dieser Dokumentart (verborgene "
+                      "Pflichtangaben, Gültigkeit) kann diese Prüfstelle das Dokument weder "
+                      "bestätigen noch verwerfen.")
+            self.details["unverifiable"] = UNVERIFIABLE_UNKNOWN_USECASE
+            return self._result(Status.UNVERIFIABLE)
         problem = self._hiding_problem(usecase)
         if problem:
             self._set("integrity", False, problem)
@@ -254,11 +301,13 @@ class _Verifier:
             self._set("anchoring", None,
                       f"Das Dokument gehört zu einem anderen Ledger (Chain {issuer.get('chainId')}, "
                       f"Register {issuer.get('registry')}) und kann hier nicht geprüft werden.")
+            self.details["unverifiable"] = UNVERIFIABLE_OTHER_LEDGER
             return self._result(Status.UNVERIFIABLE)
         try:
             onchain = self.ledger.verification(proof.merkle_root, proof.target_hash)
         except LedgerUnavailableError as err:
             self._set("anchoring", None, f"Das Ledger ist gerade nicht erreichbar ({err}).")
+            self.details["unverifiable"] = UNVERIFIABLE_LEDGER_DOWN
             return self._result(Status.UNVERIFIABLE)
         if not onchain.anchored:
             self._set("anchoring", False,
@@ -319,8 +368,8 @@ class _Verifier:
             raise InputError("Die Dokumentart (credentialStatus.usecase) fehlt")
         try:
             usecase = self.usecases.get(usecase_id)
-        except UnknownUseCaseError as err:
-            raise InputError(f"Unbekannte Dokumentart {usecase_id!r}") from err
+        except UnknownUseCaseError:
+            raise _UnknownUseCase(usecase_id) from None
         types = self.doc.get("type")
         if not isinstance(types, list) or usecase.credential_type not in types:
             raise InputError(f"Der Typ passt nicht zur Dokumentart {usecase_id!r}")
@@ -441,5 +490,6 @@ class _Verifier:
             self.ledger.verification(zero, zero)
         except LedgerUnavailableError as err:
             self._set("anchoring", None, f"Das Ledger ist gerade nicht erreichbar ({err}).")
+            self.details["unverifiable"] = UNVERIFIABLE_LEDGER_DOWN
             return self._result(Status.UNVERIFIABLE)
         return self._result(status)

@@ -22,7 +22,15 @@ from govchain.domain.security import (
 )
 from govchain.domain.timefmt import de, now
 from govchain.domain.usecases import UseCaseRegistry
-from govchain.domain.verification import Status, VerificationResult, link_result, with_link_check
+from govchain.domain.verification import (
+    LINK_EXPIRED,
+    LINK_UNKNOWN,
+    LINK_WITHDRAWN,
+    Status,
+    VerificationResult,
+    link_result,
+    with_link_check,
+)
 from govchain.errors import (
     InputError,
     LinkTokenError,
@@ -102,16 +110,16 @@ def verify_link(ctx: Context, uow: UnitOfWork, token: str, at: datetime | None =
     except LinkTokenError:
         link = None
     if link is None:
-        return LinkVerification(link_result(Status.INVALID, "Diesen Prüflink gibt es nicht.", when),
-                                None, None)
+        return LinkVerification(link_result(Status.INVALID, "Diesen Prüflink gibt es nicht.", when,
+                                            why=LINK_UNKNOWN), None, None)
     if link.withdrawn_at is not None:
         return LinkVerification(link_result(
-            Status.INVALID, f"Der Prüflink wurde am {de(link.withdrawn_at)} zurückgezogen.", when),
-            None, link.id)
+            Status.INVALID, f"Der Prüflink wurde am {de(link.withdrawn_at)} zurückgezogen.", when,
+            why=LINK_WITHDRAWN), None, link.id)
     if link.expires_at is not None and when >= link.expires_at:
         return LinkVerification(link_result(
-            Status.EXPIRED, f"Der Prüflink ist am {de(link.expires_at)} abgelaufen.", when),
-            None, link.id)
+            Status.EXPIRED, f"Der Prüflink ist am {de(link.expires_at)} abgelaufen.", when,
+            why=LINK_EXPIRED), None, link.id)
     document = json.loads(open_link(token, link.id, link.ciphertext))
     result = verify(ctx, document, when)
     until = f" bis {de(link.expires_at)}" if link.expires_at else ""
@@ -138,6 +146,12 @@ def create_link_for(ctx: Context, uow: UnitOfWork, actor: Actor, document_id: st
     return link
 
 
+# The tenant registers within two weeks of moving in (§17 Abs. 1 BMG) and the registration office
+# may check the confirmation later; three months cover late registrations without leaving a link
+# to a personal document open for good.
+LANDLORD_LINK_LIFETIME = timedelta(days=92)
+
+
 def share_landlord_confirmation(ctx: Context, uow: UnitOfWork, actor: Actor, document_id: str,
                                 *, base_url: str) -> tuple[DocumentRecord, CreatedLink | None]:
     """A landlord's confirmation as it stands, with the verification link for the tenant once it
@@ -145,7 +159,8 @@ def share_landlord_confirmation(ctx: Context, uow: UnitOfWork, actor: Actor, doc
     record = get_document_for(uow, actor, document_id)
     if actor.role != "landlord" or record.state != "anchored":
         return record, None
-    return record, create_link_for(ctx, uow, actor, record.id, base_url=base_url)
+    return record, create_link_for(ctx, uow, actor, record.id, base_url=base_url,
+                                   expires_at=now() + LANDLORD_LINK_LIFETIME)
 
 
 def withdraw_link_for(uow: UnitOfWork, actor: Actor, link_id: str) -> None:

@@ -100,6 +100,10 @@ def print_result(result: VerificationResult) -> None:
         click.echo(f"{label}: {result.issuer['name']} (AGS {result.issuer['ags']})")
     for check in result.checks:
         click.echo(f"  {SYMBOL[check.status]} {check.name:10} {check.message}")
+    hidden = result.details.get("hiddenFields")
+    if isinstance(hidden, int) and hidden > 0 and result.status is not Status.INVALID:
+        click.echo(f"{hidden} {'Angabe' if hidden == 1 else 'Angaben'} verborgen (beim Teilen "
+                   "ausgeblendet; was sichtbar ist, ist geprüft)")
 
 
 @main.command()

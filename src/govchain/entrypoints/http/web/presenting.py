@@ -43,6 +43,28 @@ class ResultView:
     sections: list[ShownSection] = field(default_factory=list)
     highlights: list[ShownField] = field(default_factory=list)
     declaration: str | None = None  # whose declaration the office received, instead of "issued by"
+    hidden: str | None = None  # "N Angaben verborgen", whenever the holder hid anything
+
+
+# Answers that share a status but must not read alike: a withdrawn link is no forgery, and a type
+# unknown here or another ledger is no outage (the status word and summary say which).
+_VARIANTS = {("link", "withdrawn"): "LINK_WITHDRAWN", ("link", "unknown"): "LINK_UNKNOWN",
+             ("unverifiable", "unknown-usecase"): "UNKNOWN_USECASE",
+             ("unverifiable", "other-ledger"): "OTHER_LEDGER"}
+
+
+def verdict_key(result: VerificationResult) -> str:
+    """The locale key of the answer's word and summary: the status, or the variant that says
+    more precisely what it means."""
+    return next((key for (name, value), key in _VARIANTS.items()
+                 if result.details.get(name) == value), str(result.status))
+
+
+def hidden_text(result: VerificationResult, t: Translator) -> str | None:
+    n = result.details.get("hiddenFields")
+    if not isinstance(n, int) or n <= 0:
+        return None
+    return t("result.hidden_one") if n == 1 else t("result.hidden", n=n)
 
 
 def usecase_of(document: Mapping[str, Any] | None, usecases: UseCaseRegistry,
@@ -83,7 +105,8 @@ def result_view(result: VerificationResult, document: Mapping[str, Any] | None,
     valid_from = document.get("validFrom") if document is not None else None
     valid_until = document.get("validUntil") if document is not None else None
     return ResultView(
-        status=str(status), word=t(f"status.{status}"), summary=t(f"status.{status}.summary"),
+        status=str(status), word=t(f"status.{verdict_key(result)}"),
+        summary=t(f"status.{verdict_key(result)}.summary"),
         reason=failing.message if failing is not None and status is not Status.VALID else None,
         checks=[CheckView(c.name, t(f"check.{c.name}"), str(c.status), c.message)
                 for c in result.checks],
@@ -95,7 +118,8 @@ def result_view(result: VerificationResult, document: Mapping[str, Any] | None,
         valid_until=valid_until if isinstance(valid_until, str) else None,
         sections=sections, highlights=highlights_of(sections),
         declaration=declaration_text(result.declaration, t.lang)
-        if result.declaration is not None and status is not Status.INVALID else None)
+        if result.declaration is not None and status is not Status.INVALID else None,
+        hidden=hidden_text(result, t) if status is not Status.INVALID else None)
 
 
 def hideable_fields(usecase: UseCase, subject: Mapping[str, Any], t: Translator

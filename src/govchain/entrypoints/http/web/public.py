@@ -13,7 +13,6 @@ from starlette.datastructures import UploadFile
 from govchain import services
 from govchain.domain import strictjson
 from govchain.domain.security import normalize_link_code
-from govchain.domain.verification import Status
 from govchain.entrypoints.http.deps import (
     ContextDep,
     LoginThrottleDep,
@@ -193,7 +192,7 @@ async def verify_document(request: Request, ctx: ContextDep, settings: SettingsD
                             pasted=pasted)
     result = await run_in_threadpool(services.verify, ctx, document)
     view = result_view(result, document, ctx.usecases, t)
-    code = 503 if result.status is Status.UNVERIFIABLE else 200
+    code = 503 if result.ledger_unreachable else 200
     return render(request, "result.html", status=code, headers=TOKEN_HEADERS,
                   result=view, source="upload")
 
@@ -206,6 +205,6 @@ def verification_page(request: Request, token: str, ctx: ContextDep, uow: UoWDep
     checked = services.verify_link(ctx, uow, token)
     t = Translator(lang_of(request))
     view = result_view(checked.result, checked.document, ctx.usecases, t)
-    code = 503 if checked.result.status is Status.UNVERIFIABLE else 200
+    code = 503 if checked.result.ledger_unreachable else 200
     return render(request, "result.html", status=code, headers=TOKEN_HEADERS, result=view,
                   source="link")

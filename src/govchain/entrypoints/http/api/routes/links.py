@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from govchain import services
-from govchain.domain.verification import Status
 from govchain.entrypoints.http.deps import ContextDep, CurrentActor, RateLimitedApiKey, UoWDep
 from govchain.entrypoints.http.routing import StrictJsonRoute
 
@@ -36,6 +35,6 @@ def verify_link(token: str, ctx: ContextDep, uow: UoWDep,
         services.record_check(uow, api_key.id, checked.result,
                               document_id=checked.result.document_id, link_id=checked.link_id)
         uow.commit()
-    code = 503 if checked.result.status is Status.UNVERIFIABLE else 200
+    code = 503 if checked.result.ledger_unreachable else 200
     return JSONResponse({"result": checked.result.to_json(), "document": checked.document},
                         status_code=code, headers={"Cache-Control": "no-store"})

@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from govchain import services
 from govchain.adapters.db import UnitOfWork
 from govchain.domain import strictjson
-from govchain.domain.verification import Status
 from govchain.entrypoints.http.deps import ContextDep, EngineDep, RateLimitedApiKey, SettingsDep
 from govchain.entrypoints.http.routing import StrictJsonRoute
 
@@ -67,5 +66,5 @@ async def verify_document(request: Request, ctx: ContextDep, settings: SettingsD
                     services.record_check(uow, api_key.id, result, document_id=document_id)
                     uow.commit()
             await run_in_threadpool(record)
-    code = 503 if result.status is Status.UNVERIFIABLE else 200
+    code = 503 if result.ledger_unreachable else 200
     return JSONResponse(result.to_json(), status_code=code)
