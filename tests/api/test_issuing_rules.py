@@ -204,6 +204,21 @@ def test_a_subject_date_in_an_implausible_year_is_a_field_error(world: World) ->
         "Geburtsdatum des Halters: das Jahr muss zwischen 1900 und 2100 liegen")}]
 
 
+def test_a_street_music_permit_for_more_performers_than_its_rules_allow_is_refused(
+        world: World) -> None:
+    music = subject(world, MUSIC)
+    music["besetzung"]["personen"] = 12  # the preset of Aachen allows 5
+    before = world.stored()
+    refused = world.client.post("/api/v1/documents", json={"usecase": MUSIC, "subject": music},
+                                headers=world.clerk)
+    assert refused.status_code == 422
+    (problem,) = refused.json()["detail"]
+    assert problem["loc"] == "/besetzung/personen"
+    assert problem["msg"].startswith("Anzahl der Mitwirkenden: höchstens 5 ")
+    assert "Sondernutzungssatzung" in problem["msg"]
+    assert world.stored() == before  # nothing stored
+
+
 def test_one_extreme_date_in_a_bulk_request_refuses_only_that_item(world: World) -> None:
     before = world.stored()
     items: list[dict[str, Any]] = [{"subject": subject(world, DOG, i % 3)} for i in range(120)]

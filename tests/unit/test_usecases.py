@@ -564,3 +564,39 @@ def test_fast_validator_gives_exactly_the_python_validators_answer(usecase_id: s
                 refused += 1
             assert uc.field_errors(candidate) == slow
     assert tried > 500 and refused > tried // 2
+
+
+# -- consistency rules between fields (usecase.json "consistency") ------------------------------
+
+def test_a_street_music_permit_keeps_to_its_own_rules() -> None:
+    uc = UseCaseRegistry.load(USECASES).get("strassenmusik")
+    subject = copy.deepcopy(uc.examples[0]["subject"])
+    assert subject["regeln"]["maxPersonen"] == 5
+    subject["besetzung"]["personen"] = 12
+    subject["besetzung"]["instrumente"] += [" schlagzeug", "Blechblasinstrumente"]
+    errors = dict(uc.field_errors(subject))
+    assert errors["/besetzung/personen"].startswith("Anzahl der Mitwirkenden: höchstens 5 ")
+    assert "Sondernutzungssatzung" in errors["/besetzung/personen"]
+    n = len(uc.examples[0]["subject"]["besetzung"]["instrumente"])
+    assert "„ schlagzeug“ ist nicht erlaubt" in errors[f"/besetzung/instrumente/{n}"]
+    assert f"/besetzung/instrumente/{n + 1}" in errors
+    assert len(errors) == 3
+    with pytest.raises(ValidationError, match="Ungültige Angaben"):
+        uc.validate(subject)
+    subject["besetzung"]["personen"] = 5  # the limit itself is allowed
+    subject["besetzung"]["instrumente"] = ["Gesang"]
+    assert uc.field_errors(subject) == []
+
+
+@pytest.mark.parametrize("rule", [
+    {"rule": "atMost", "value": "/besetzung/instrumente", "limit": "/regeln/maxPersonen"},
+    {"rule": "atMost", "value": "/besetzung/personen", "limit": "/regeln/gibtsnicht"},
+    {"rule": "noneOf", "values": "/besetzung/personen", "forbidden": "/regeln/verboteneInstrumente"},
+])
+def test_a_consistency_rule_must_name_fields_of_the_right_kind(tree: Path,
+                                                               rule: dict[str, Any]) -> None:
+    basis = {"de": "Satzung", "en": "bylaw"}
+    edit_json(tree / "strassenmusik" / "usecase.json",
+              lambda m: m.update(consistency=[{**rule, "basis": basis}]))
+    with pytest.raises(ConfigurationError, match="consistency"):
+        UseCaseRegistry.load(tree)

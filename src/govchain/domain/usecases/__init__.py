@@ -19,6 +19,13 @@ A new folder is a new use case; no code changes. A folder ``<id>/`` holds:
     ``schedule`` pointer must be among them. ``govchain disclose``, verification links and the
     pages refuse to hide them, and verification answers INVALID for a document in which one is
     hidden.
+``consistency`` (optional): rules between two fields of one subject, checked at issuance once
+    the subject fits its schema; each names the ``basis`` it comes from (``{"de", "en"}``, quoted
+    in the German message). ``{"rule": "atMost", "value": pointer, "limit": pointer}``: the
+    number at ``value`` is at most the number at ``limit`` (a street-music group no larger than
+    its permit's ``maxPersonen``); ``{"rule": "noneOf", "values": pointer, "forbidden":
+    pointer}``: no text in the first list names one in the second, ignoring case and spaces at
+    either end (no forbidden instrument). The fields must exist in the schema with those types.
 ``validityLimits`` (optional): the plausible dates of a document of this type, checked before
     anything is stored or computed (a year-9999 ``validFrom`` is a field error, never an
     overflow). ``maxPast`` / ``maxFuture``: how far ``validFrom`` may lie before / after the

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,7 +16,14 @@ from jsonschema.exceptions import SchemaError
 
 from govchain.domain.pointers import parse_pointer
 from govchain.domain.usecases.files import _FILE_VALIDATORS, DRAFT_2020_12, FORMAT_CHECKER
-from govchain.domain.usecases.model import DEFAULT_LIMITS, Declaration, UseCase, ValidityLimits, _field_errors
+from govchain.domain.usecases.model import (
+    DEFAULT_LIMITS,
+    Consistency,
+    Declaration,
+    UseCase,
+    ValidityLimits,
+    _field_errors,
+)
 from govchain.domain.usecases.schema import _deref, _resolve_ref, _schema_at
 from govchain.errors import ConfigurationError, UnknownUseCaseError
 
@@ -121,6 +128,7 @@ def load_usecase(folder: Path) -> UseCase:
         declaration=_declaration(meta_file, meta.get("declaration"), schema),
         directory=folder,
         validity_limits=_validity_limits(meta_file, meta.get("validityLimits")),
+        consistency=_consistency(meta_file, meta.get("consistency", ()), schema),
     )
     examples = tuple(_load_example(f, usecase) for f in _json_files(folder / "examples"))
     presets = {p["ags"]: p for p in (_load_preset(f, usecase)
@@ -136,6 +144,25 @@ def _declaration(path: Path, spec: Mapping[str, Any] | None, schema: Mapping[str
         raise ConfigurationError(f"{path}: declaration.declaredBy {spec['declaredBy']!r} gibt es "
                                  "im Schema nicht")
     return Declaration(declared_by=spec["declaredBy"], title=dict(spec["title"]))
+
+
+def _consistency(path: Path, rules: Sequence[Mapping[str, Any]], schema: Mapping[str, Any]
+                 ) -> tuple[Consistency, ...]:
+    """The consistency rules, each naming fields the schema has, of the kinds the rule needs."""
+    kinds = {"atMost": (("value", "limit"), ("integer", "number")),
+             "noneOf": (("values", "forbidden"), ("array",))}
+    loaded = []
+    for rule in rules:
+        keys, types = kinds[rule["rule"]]
+        for key in keys:
+            node = _schema_at(schema, rule[key])
+            kind = _deref(schema, node).get("type") if node is not None else None
+            if kind not in types:
+                raise ConfigurationError(f"{path}: consistency {rule['rule']} {key} "
+                                         f"{rule[key]!r} muss ein Feld vom Typ "
+                                         f"{' oder '.join(types)} im Schema sein")
+        loaded.append(Consistency(rule["rule"], rule[keys[0]], rule[keys[1]], rule["basis"]))
+    return tuple(loaded)
 
 
 def _never_hidden(path: Path, meta: Mapping[str, Any], schema: Mapping[str, Any]

@@ -79,6 +79,38 @@ def _days(delta: timedelta) -> str:
 
 
 @dataclass(frozen=True)
+class Consistency:
+    """A rule between two fields of one subject (``consistency`` in usecase.json), checked at
+    issuance: ``atMost`` (the number at `value` is at most the number at `other`) or ``noneOf``
+    (no text in the list at `value` names one in the list at `other`, ignoring case). `basis`
+    says where the rule comes from, for the message."""
+
+    rule: str
+    value: str
+    other: str
+    basis: dict[str, str]
+
+    def errors(self, schema: Mapping[str, Any], subject: object) -> list[tuple[str, str]]:
+        value, other = _lookup(subject, self.value), _lookup(subject, self.other)
+        if value is _MISSING or other is _MISSING:
+            return []  # a missing field is the schema's to report
+        basis = self.basis["de"]
+        if self.rule == "atMost":
+            if (isinstance(value, int | float) and isinstance(other, int | float)
+                    and not isinstance(value, bool) and value > other):
+                return [(self.value, f"{_title(schema, self.value)}: höchstens {other} "
+                                     f"({_title(schema, self.other)}; {basis})")]
+            return []
+        if not isinstance(value, list) or not isinstance(other, list):
+            return []
+        forbidden = {o.strip().casefold() for o in other if isinstance(o, str)}
+        return [(f"{self.value}/{i}", f"{_title(schema, self.value)}: „{v}“ ist nicht erlaubt "
+                                      f"({_title(schema, self.other)}; {basis})")
+                for i, v in enumerate(value)
+                if isinstance(v, str) and v.strip().casefold() in forbidden]
+
+
+@dataclass(frozen=True)
 class UseCase:
     """One document type: metadata, the subject's schema, how to show it, examples, presets."""
 
@@ -100,6 +132,7 @@ class UseCase:
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)  # by AGS
     directory: Path | None = None
     validity_limits: ValidityLimits = DEFAULT_LIMITS
+    consistency: tuple[Consistency, ...] = ()
     _validator: Draft202012Validator = field(init=False, repr=False, compare=False)
     _fast_validator: Any = field(init=False, repr=False, compare=False)
     # JSON Pointers ("*" for any list element) of the subject's dates and date-times
@@ -134,6 +167,8 @@ class UseCase:
         """What validate() reports, as a list (empty when the subject is valid)."""
         schema_valid = bool(self._fast_validator.is_valid(subject))
         shown = _shown_text_errors(self.schema, subject) + self.date_year_errors(subject)
+        if schema_valid:  # the rules compare fields the schema has checked
+            shown += [e for rule in self.consistency for e in rule.errors(self.schema, subject)]
         if schema_valid and not self.schedule_pointer and not shown:
             return []
         errors = _field_errors(self._validator, self.schema, self.schedule_pointer, subject,
