@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,25 +75,28 @@ def running(settings: Settings) -> Iterator[Runtime]:
     (migrated), the context (with the status index when configured) and the anchoring pipeline
     (its workers run here unless `settings.anchor_workers` is off: `serve --workers N` runs them in
     the anchoring process instead)."""
-    engine = open_database(settings)
+    with ExitStack() as stack:
+        engine = open_database(settings)
+        stack.callback(engine.dispose)
+        ctx = stack.enter_context(closing(open_context(settings)))
+        # The workers get their own small pool: a flood of requests cannot starve them.
+        anchoring = stack.enter_context(_pipeline(ctx, settings, pool_size=2,
+                                                  run_workers=settings.anchor_workers))
+        yield Runtime(ctx, engine, anchoring)
+
+
+@contextmanager
+def _pipeline(ctx: Context, settings: Settings, *, pool_size: int,
+              **options: Any) -> Iterator[Anchoring]:
+    """The anchoring pipeline on a database pool of its own, started, and stopped at the end."""
+    engine = make_engine(settings.effective_database_url, pool_size=pool_size, max_overflow=3)
     try:
-        ctx = open_context(settings)
+        anchoring = Anchoring(ctx, engine, settings.anchoring, **options)
+        anchoring.start()
         try:
-            # The workers get their own small pool: a flood of requests cannot starve them.
-            anchoring_engine = make_engine(settings.effective_database_url, pool_size=2,
-                                           max_overflow=3)
-            try:
-                anchoring = Anchoring(ctx, anchoring_engine, settings.anchoring,
-                                      run_workers=settings.anchor_workers)
-                anchoring.start()
-                try:
-                    yield Runtime(ctx, engine, anchoring)
-                finally:
-                    anchoring.stop()
-            finally:
-                anchoring_engine.dispose()
+            yield anchoring
         finally:
-            ctx.close()
+            anchoring.stop()
     finally:
         engine.dispose()
 
@@ -111,18 +114,11 @@ def run_anchoring_process(settings: Settings, parent: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     # Ctrl-C reaches the whole process group: the service's main process ends this one in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    ctx = open_context(settings)
-    engine = make_engine(settings.effective_database_url, pool_size=3, max_overflow=3)
-    anchoring = Anchoring(ctx, engine, settings.anchoring, poll_interval=PROCESS_POLL)
-    anchoring.start()
-    log.info("Verankerungsprozess %d gestartet", os.getpid())
-    try:
+    with closing(open_context(settings)) as ctx, \
+            _pipeline(ctx, settings, pool_size=3, poll_interval=PROCESS_POLL):
+        log.info("Verankerungsprozess %d gestartet", os.getpid())
         while not stop.wait(1.0) and os.getppid() == parent:
             pass
-    finally:
-        anchoring.stop()
-        engine.dispose()
-        ctx.close()
 
 
 class AnchoringProcess:

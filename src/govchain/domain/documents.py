@@ -26,17 +26,9 @@ from govchain.domain.vocabulary import is_ags
 from govchain.errors import InputError
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
-
-
 GOVCHAIN_CONTEXT = "https://govchain.nrw/credentials/v1"
-
-
 PROOF_TYPE = "GovchainMerkleProof2026"
-
-
 STATUS_TYPE = "GovchainLedgerStatus2026"
-
-
 SALT_BYTES = 16  # 128 bits from the OS CSPRNG, per field
 
 
@@ -45,14 +37,8 @@ SALT_BYTES = 16  # 128 bits from the OS CSPRNG, per field
 # the one scheme there is; anchor is a copy of the ledger's answer for people reading the file
 # and is never shown or trusted (verification answers with the ledger's own anchor).
 PROOF_CONSTANTS = {"type": PROOF_TYPE, "canonicalization": "RFC8785", "hash": "keccak256"}
-
-
 PROOF_KEYS = (*PROOF_CONSTANTS, "targetHash", "merkleRoot", "path", "salts", "hidden", "anchor")
-
-
 ANCHOR_KEYS = ("chainId", "contract", "transactionHash", "block", "anchoredAt")
-
-
 DECLARATION_TYPE = "GovchainDeclaration2026"
 
 

@@ -17,8 +17,6 @@ from govchain.domain.usecases import UseCase
 from govchain.domain.usecases.schema import resolve_schema
 
 COUNT_PREFIX = "__count__"
-
-
 RawForm = dict[str, list[str]]
 
 

@@ -35,7 +35,6 @@ from govchain.settings import AnchoringSettings
 
 log = logging.getLogger(__name__)
 
-
 WATCH_INTERVAL = 0.1  # seconds between looks at waited-for documents another instance anchors
 
 

@@ -36,7 +36,6 @@ from govchain.settings import AnchoringSettings
 
 log = logging.getLogger(__name__)
 
-
 REBROADCAST_EVERY = 5.0  # seconds between sends of the same signed transaction while unmined
 
 

@@ -200,8 +200,6 @@ class BulkResult:
 
 
 MAX_BULK = 10_000
-
-
 ACCEPT_SLICE = 500  # documents salted and stored at a time within one bulk transaction
 
 

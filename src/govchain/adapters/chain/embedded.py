@@ -74,10 +74,7 @@ from govchain.errors import ConfigurationError, GovchainError, LedgerUnavailable
 
 log = logging.getLogger(__name__)
 
-
 SNAPSHOT_FORMAT = "govchain-embedded-chain-snapshot"
-
-
 SNAPSHOT_VERSION = 1
 
 
@@ -95,8 +92,6 @@ SNAPSHOT_EVERY = 50
 
 # ... and, on open and close, already from this many (a CLI command opens and closes every time).
 SNAPSHOT_MIN = 10
-
-
 _RECEIPT_POLL = 0.05
 
 

@@ -18,11 +18,7 @@ from govchain.errors import ConfigurationError
 log = logging.getLogger(__name__)
 
 JOURNAL_FORMAT = "govchain-embedded-chain-journal"
-
-
 JOURNAL_VERSION = 1
-
-
 _FEE_FIELDS = {"gas_price", "max_fee_per_gas", "max_priority_fee_per_gas"}
 
 

@@ -10,11 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
-
-
 FIELD_FORMATS = ("text", "date", "list", "address", "person", "boolean", "timewindows", "money")
-
-
 SUBMITTERS = ("clerk", "landlord")
 
 
@@ -41,17 +37,12 @@ _TEXT = {
 
 
 _POINTER = {"type": "string", "pattern": "^(/[^/]*)+$"}
-
-
 _COUNT = {"type": "integer", "minimum": 0}
-
-
 _DURATION = {"type": "object", "minProperties": 1, "additionalProperties": False,
              "properties": {"weeks": _COUNT, "days": _COUNT, "hours": _COUNT, "minutes": _COUNT}}
 
 
 _YEAR = {"type": "integer", "minimum": 1000, "maximum": 9000}
-
 
 USECASE_FILE_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -68,8 +68,6 @@ class ValidityLimits:
 
 
 DEFAULT_LIMITS = ValidityLimits()
-
-
 _DATE_FORMATS = ("date", "date-time")
 
 

@@ -12,14 +12,13 @@ from govchain.adapters.db import UnitOfWork
 from govchain.bootstrap import open_database
 from govchain.domain.vocabulary import ROLES, Role
 from govchain.entrypoints.cli.base import (
-    cli_actor,
+    cli_who,
     handle_errors,
     main,
     pass_ctx,
     service_settings,
 )
 from govchain.errors import InputError, ValidationError
-from govchain.services.audit import Who
 
 
 @main.group()
@@ -46,7 +45,7 @@ def users_add(ctx: Context, role: Role, username: str, municipality: str | None,
     try:
         with UnitOfWork(engine) as uow:
             try:
-                user = services.add_user(uow, Who(cli_actor(), "anonymous"), new, via="cli")
+                user = services.add_user(uow, cli_who(), new, via="cli")
             except ValidationError as err:  # named by the command's options
                 raise InputError("; ".join(f"--{name}: {message}"
                                            for name, message in err.errors)) from None
@@ -74,7 +73,7 @@ def apikeys_create(ctx: Context, name: str, database_url: str | None) -> None:
     engine = open_database(service_settings(ctx, database_url=database_url))
     try:
         with UnitOfWork(engine) as uow:
-            record, key = services.create_api_key(uow, Who(cli_actor(), "anonymous"), name,
+            record, key = services.create_api_key(uow, cli_who(), name,
                                                   via="cli")
             uow.commit()
     finally:

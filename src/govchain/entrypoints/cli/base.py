@@ -25,13 +25,8 @@ from govchain.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-
 EXIT_INVALID = 1  # verification said anything but VALID
-
-
 EXIT_ERROR = 2  # bad input or refused operation
-
-
 EXIT_UNAVAILABLE = 3  # ledger not reachable
 
 
@@ -99,11 +94,13 @@ def service_settings(ctx: Context, **overrides: Any) -> Settings:
     return Settings(**{k: v for k, v in given.items() if v is not None})
 
 
-def cli_actor() -> str:
+def cli_who() -> Who:
+    """The operator at the command line, as the audit log names them."""
     try:
-        return f"cli:{getpass.getuser()}"[:64]
+        actor = f"cli:{getpass.getuser()}"[:64]
     except (KeyError, OSError):
-        return "cli"
+        actor = "cli"
+    return Who(actor, "anonymous")
 
 
 @contextmanager
@@ -117,7 +114,7 @@ def records(ctx: Context, action: AuditAction
     try:
         with UnitOfWork(engine) as uow:
             def audit(target: str) -> None:
-                record(uow, Who(cli_actor(), "anonymous"), action, target)
+                record(uow, cli_who(), action, target)
             yield uow, audit
             uow.commit()
     finally:

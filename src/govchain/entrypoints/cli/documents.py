@@ -86,8 +86,6 @@ _status_command("reinstate", "Hebt die Aussetzung eines Dokuments auf.")
 
 
 SYMBOL = {CheckStatus.PASSED: "✓", CheckStatus.FAILED: "✗", CheckStatus.NOT_CHECKED: "–"}
-
-
 COLOUR = {Status.VALID: "green", Status.UNVERIFIABLE: "yellow"}
 
 

@@ -18,7 +18,6 @@ from govchain.errors import ConflictError, InputError
 
 T = TypeVar("T")
 
-
 MAX_PAGE = 500
 
 
@@ -97,11 +96,7 @@ def _insert_many(session: Session, model: type[Base], rows: Sequence[Mapping[str
 # Channels are per database, so each name carries a tag of the schema: services sharing a
 # database in schemas of their own do not wake each other.
 PENDING_CHANNEL = "govchain_pending"
-
-
 ANCHORED_CHANNEL = "govchain_anchored"
-
-
 SCHEMA_TAG_SQL = "left(md5(current_schema()), 12)"
 
 

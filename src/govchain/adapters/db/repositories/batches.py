@@ -24,11 +24,7 @@ from govchain.errors import InputError, RecordNotFoundError, StorageError
 
 # Trees of anchored batches never change: kept by Merkle root (unique across databases too).
 _TREES: OrderedDict[str, StoredTree] = OrderedDict()
-
-
 _TREES_LOCK = threading.Lock()
-
-
 _TREES_KEPT = 256
 
 

@@ -27,17 +27,9 @@ from govchain.domain.usecases.schema import resolve_schema
 from govchain.entrypoints.http.web.i18n import Translator
 
 ADD_BUTTON = "__add__"
-
-
 REMOVE_BUTTON = "__remove__"
-
-
 TEXTAREA_FROM = 201  # maxLength from which a text gets a text area
-
-
 DEFAULT_MAX_ROWS = 50
-
-
 InputKind = Literal["text", "date", "time", "datetime-local", "email", "number", "textarea",
                     "select", "checkbox", "checkboxes"]
 

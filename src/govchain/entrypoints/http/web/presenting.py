@@ -104,9 +104,9 @@ def result_view(result: VerificationResult, document: Mapping[str, Any] | None,
     sections = sections_of(document, usecase, t) if status is not Status.INVALID else []
     valid_from = document.get("validFrom") if document is not None else None
     valid_until = document.get("validUntil") if document is not None else None
+    verdict = verdict_key(result)
     return ResultView(
-        status=str(status), word=t(f"status.{verdict_key(result)}"),
-        summary=t(f"status.{verdict_key(result)}.summary"),
+        status=str(status), word=t(f"status.{verdict}"), summary=t(f"status.{verdict}.summary"),
         reason=failing.message if failing is not None and status is not Status.VALID else None,
         checks=[CheckView(c.name, t(f"check.{c.name}"), str(c.status), c.message)
                 for c in result.checks],
