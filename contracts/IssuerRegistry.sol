@@ -7,11 +7,12 @@ import {IIssuerRegistry} from "./interfaces/IIssuerRegistry.sol";
 
 /**
  * @title IssuerRegistry
- * @notice Which municipality may anchor which document types, through which accounts. Kept by the Land
- * authority (REGISTRAR_ROLE); read by the document registry in every anchoring and status change, and by
- * verifiers through the document registry's `verification` view.
- * @dev Accounts are never deleted or moved: retiring or marking an account compromised only adds dates,
- * so that verifiers can still judge anchors made before.
+ * @notice Which municipality may anchor which document types, through which accounts, and with which keys
+ * it signs credentials. Kept by the Land authority (REGISTRAR_ROLE); read by the document registry in every
+ * anchoring and status change, and by verifiers through the document registry's `verification` view and
+ * the signing-key views.
+ * @dev Accounts and signing keys are never deleted or moved: retiring or marking one compromised only adds
+ * dates, so that verifiers can still judge anchors and signatures made before.
  */
 contract IssuerRegistry is IIssuerRegistry, AccessControl {
     using EnumerableSet for EnumerableSet.Bytes32Set;
@@ -24,6 +25,15 @@ contract IssuerRegistry is IIssuerRegistry, AccessControl {
     mapping(bytes8 ags => EnumerableSet.Bytes32Set) private _docTypes;
     mapping(address account => IssuerAccount) private _accounts;
     bytes8[] private _agsList;
+    // Appended after the state above, which keeps its storage slots.
+    mapping(bytes32 keyId => SigningKey) private _signingKeys;
+    // Keyed by the AGS's 8 bytes read as a number, not as bytes8: each bytes8 key adds a use of the 2^192-1
+    // cleanup mask, and with a few more uses the optimizer computes the mask instead of pushing it, which
+    // costs 12 gas more per use in the existing functions that handle an AGS (anchoring among them).
+    mapping(uint64 ags => bytes32[]) private _signingKeysOf;
+
+    /// @dev Length of a compressed SEC1 P-256 point: the prefix 0x02 or 0x03 (parity of y), then x.
+    uint256 private constant _COMPRESSED_P256_LENGTH = 33;
 
     /**
      * @dev Grants `admin` DEFAULT_ADMIN_ROLE (may grant and revoke REGISTRAR_ROLE) and REGISTRAR_ROLE.
@@ -148,11 +158,57 @@ contract IssuerRegistry is IIssuerRegistry, AccessControl {
      */
     function markCompromised(address account, uint48 since) external onlyRole(REGISTRAR_ROLE) {
         IssuerAccount storage acc = _requireKnownAccount(account);
-        if (since == 0 || since > block.timestamp) revert IssuerRegistryInvalidCompromiseTime(since);
-        uint48 previous = acc.compromisedSince;
-        if (previous != 0 && since >= previous) revert IssuerRegistryInvalidCompromiseTime(since);
+        _requireCompromiseTime(acc.compromisedSince, since);
         acc.compromisedSince = since;
         emit AccountCompromised(acc.ags, account, since);
+    }
+
+    /// @inheritdoc IIssuerRegistry
+    function addSigningKey(bytes8 ags, bytes calldata publicKey)
+        external
+        onlyRole(REGISTRAR_ROLE)
+        returns (bytes32 keyId)
+    {
+        _requireAdmitted(ags);
+        if (
+            publicKey.length != _COMPRESSED_P256_LENGTH ||
+            (publicKey[0] != 0x02 && publicKey[0] != 0x03)
+        ) revert IssuerRegistryInvalidSigningKey(publicKey);
+        keyId = keccak256(publicKey);
+        SigningKey storage key = _signingKeys[keyId];
+        if (key.state != AccountState.Unknown) revert IssuerRegistrySigningKeyExists(keyId);
+        key.ags = ags;
+        key.state = AccountState.Active;
+        key.addedAt = uint48(block.timestamp);
+        key.publicKey = publicKey;
+        _signingKeysOf[uint64(ags)].push(keyId);
+        emit SigningKeyAdded(ags, keyId, publicKey);
+    }
+
+    /**
+     * @inheritdoc IIssuerRegistry
+     * @dev Requirements: caller has REGISTRAR_ROLE; the key is known and active.
+     * Emits {SigningKeyRetired}.
+     */
+    function retireSigningKey(bytes32 keyId) external onlyRole(REGISTRAR_ROLE) {
+        SigningKey storage key = _requireKnownSigningKey(keyId);
+        if (key.state == AccountState.Retired) revert IssuerRegistrySigningKeyRetired(keyId);
+        key.state = AccountState.Retired;
+        key.retiredAt = uint48(block.timestamp);
+        emit SigningKeyRetired(key.ags, keyId);
+    }
+
+    /**
+     * @inheritdoc IIssuerRegistry
+     * @dev Requirements: caller has REGISTRAR_ROLE; the key is known; `since` is not 0, not in the future
+     * and, if the key was marked before, strictly earlier than the time marked then.
+     * Emits {SigningKeyCompromised}.
+     */
+    function markSigningKeyCompromised(bytes32 keyId, uint48 since) external onlyRole(REGISTRAR_ROLE) {
+        SigningKey storage key = _requireKnownSigningKey(keyId);
+        _requireCompromiseTime(key.compromisedSince, since);
+        key.compromisedSince = since;
+        emit SigningKeyCompromised(key.ags, keyId, since);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -211,6 +267,16 @@ contract IssuerRegistry is IIssuerRegistry, AccessControl {
         return _agsList;
     }
 
+    /// @inheritdoc IIssuerRegistry
+    function signingKey(bytes32 keyId) external view returns (SigningKey memory) {
+        return _signingKeys[keyId];
+    }
+
+    /// @inheritdoc IIssuerRegistry
+    function signingKeysOf(bytes8 ags) external view returns (bytes32[] memory) {
+        return _signingKeysOf[uint64(ags)];
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Internals
     // ---------------------------------------------------------------------------------------------
@@ -236,6 +302,11 @@ contract IssuerRegistry is IIssuerRegistry, AccessControl {
         if (acc.state == AccountState.Unknown) revert IssuerRegistryUnknownAccount(account);
     }
 
+    function _requireKnownSigningKey(bytes32 keyId) private view returns (SigningKey storage key) {
+        key = _signingKeys[keyId];
+        if (key.state == AccountState.Unknown) revert IssuerRegistryUnknownSigningKey(keyId);
+    }
+
     /// @dev An account that may act for its municipality now: known, never marked compromised, active.
     function _requireUsableAccount(address account) private view returns (bytes8) {
         IssuerAccount memory acc = _accounts[account];
@@ -245,7 +316,14 @@ contract IssuerRegistry is IIssuerRegistry, AccessControl {
         return acc.ags;
     }
 
-    function _isValidAgs(bytes8 ags) private pure returns (bool) {
+    /// @dev A compromise time may be set once and then only moved earlier: not 0 (0 means "never"), not in
+    /// the future, and strictly before the time marked before, if any (a mark is never lifted).
+    function _requireCompromiseTime(uint48 previous, uint48 since) private view {
+        if (since == 0 || since > block.timestamp) revert IssuerRegistryInvalidCompromiseTime(since);
+        if (previous != 0 && since >= previous) revert IssuerRegistryInvalidCompromiseTime(since);
+    }
+
+        function _isValidAgs(bytes8 ags) private pure returns (bool) {
         for (uint256 i = 0; i < 8; ++i) {
             if (ags[i] < "0" || ags[i] > "9") return false;
         }

@@ -304,6 +304,36 @@ def issued_documents(service: ServeProcess, count: int) -> list[dict[str, Any]]:
     return docs[:count]
 
 
+def open_standards(service: ServeProcess, docs: list[dict[str, Any]]) -> dict[str, float]:
+    """The W3C views: documents' VCs asked for the first time (each signed then, ecdsa-rdfc-2019)
+    and again (kept), 4 clients; a status list made anew after a revocation, and served again."""
+    ids = [d["id"] for d in docs[:100]]
+
+    def ask_all() -> float:
+        def one(document_id: str) -> None:
+            with httpx.Client(timeout=60, headers=service.headers) as client:
+                answer = client.get(f"{service.base_url}/api/v1/documents/{document_id}/credential",
+                                    params={"format": "vc"})
+                answer.raise_for_status()
+        start = time.monotonic()
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(one, ids))
+        return len(ids) / (time.monotonic() - start)
+
+    first, again = ask_all(), ask_all()
+    service.change_status(ids[0], "revoke")
+    url = f"{service.base_url}/status/{AACHEN}/revocation-0"
+    start = time.monotonic()
+    httpx.get(url, timeout=60).raise_for_status()
+    fresh_ms = (time.monotonic() - start) * 1000
+    start = time.monotonic()
+    for _ in range(20):
+        httpx.get(url, timeout=60).raise_for_status()
+    cached_ms = (time.monotonic() - start) * 1000 / 20
+    return {"vc_first_per_s": round(first, 1), "vc_again_per_s": round(again, 1),
+            "status_list_fresh_ms": round(fresh_ms, 1), "status_list_cached_ms": round(cached_ms, 1)}
+
+
 WRK_SCRIPT = """
 local bodies = {}
 for line in io.lines(os.getenv("BENCH_BODIES")) do table.insert(bodies, line) end
@@ -473,6 +503,8 @@ def run(sizes: Sizes, out_dir: Path, quick: bool) -> Report:
         base_docs = issued_documents(base, 200)
         r["verify_index"] = verify_load(fast, docs, sizes.verify_seconds)
         r["verify_direct"] = verify_load(base, base_docs, sizes.verify_seconds)
+        log("open standards: W3C VCs signed on first ask, status lists")
+        r["open_standards"] = open_standards(fast, docs)
         log("in-process verification (status index, one thread)")
         r["verify_in_process"] = in_process_verify(fast.home, fast.env, docs,
                                                    sizes.inprocess_verifications)
@@ -610,6 +642,12 @@ def table(report: Report) -> str:
         f"({r['steady_govchain']['documents']} documents). In-process verification with the index: "
         f"{r['verify_in_process']['per_s_cpu']:,.0f}/s per core "
         f"({r['verify_in_process']['us_each']:.0f} µs each).",
+        "",
+        f"Open standards (govchain): a document's W3C VC asked for the first time (signed then, "
+        f"4 clients) {r['open_standards']['vc_first_per_s']:,.0f}/s, again (kept) "
+        f"{r['open_standards']['vc_again_per_s']:,.0f}/s; a status list (131,072 entries) made "
+        f"and signed after a revocation {r['open_standards']['status_list_fresh_ms']:,.0f} ms, "
+        f"served again {r['open_standards']['status_list_cached_ms']:,.1f} ms.",
         "",
         "| batch size | 1 | 10 | 100 | 1,000 |",
         "|---|---:|---:|---:|---:|",

@@ -111,6 +111,15 @@ def measure() -> dict[str, Any]:
     m.record(ir, reg.retireAccount(a3), registrar, "")
     m.record(ir, reg.markCompromised(spare1, COMPROMISED_SINCE), registrar, "first marking")
     m.record(ir, reg.markCompromised(spare1, COMPROMISED_EARLIER), registrar, "moved earlier")
+    # credential-signing keys (P-256, 33-byte compressed points; fixed, valid curve points)
+    key1, key2 = (bytes.fromhex("02" + "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"),
+                  bytes.fromhex("03" + "7cf27b188d034f7e8a52380304b51ac3c08969e277f21b35a60b48fc47669978"))
+    m.record(ir, reg.addSigningKey(ags_a, key1), registrar, "first key of a municipality")
+    m.record(ir, reg.addSigningKey(ags_a, key2), registrar, "second key")
+    key1_id = keccak(key1)
+    m.record(ir, reg.retireSigningKey(key1_id), registrar, "")
+    m.record(ir, reg.markSigningKeyCompromised(key1_id, COMPROMISED_SINCE), registrar,
+             "first marking")
     m.record(ir, reg.revokeRole(REGISTRAR_ROLE, registrar), admin, "")
     m.record(ir, reg.grantRole(REGISTRAR_ROLE, spare2), admin, "again, for renounceRole")
     m.record(ir, reg.renounceRole(REGISTRAR_ROLE, spare2), spare2, "")

@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 def open_context(settings: Settings) -> Context:
     """The home's ledger, deployed first on a fresh embedded chain; a JSON-RPC node needs a
     deployment made beforehand."""
-    ctx = Context(home=settings.home, rpc_url=settings.rpc_url, usecases_dir=settings.usecases)
+    ctx = Context(home=settings.home, rpc_url=settings.rpc_url, usecases_dir=settings.usecases,
+                  public_base_url=settings.base_url, context_url_setting=settings.context_url)
     try:
         if settings.rpc_url and not ctx.initialised:
             raise ConfigurationError(

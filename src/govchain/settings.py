@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_base_url: str | None = None  # None: http://host:port
+    # The govchain JSON-LD context new documents name; None: {base_url}/credentials/v1 (served)
+    context_url: str | None = None
     token_ttl_minutes: int = Field(default=60, ge=1, le=24 * 60)
     access_log: bool = True  # one line per request (link tokens and codes redacted)
     threads: int = Field(default=100, ge=4, le=1000)  # request threads (anyio's default: 40)

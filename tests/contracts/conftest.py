@@ -1,7 +1,8 @@
 """Contract tests on a real EVM: eth-tester's py-evm backend, the committed artifacts, web3.
 
 One chain per test session holds both contracts and a small baseline (three municipalities, issuer
-accounts in every state, one anchored batch per active and per suspended municipality). Every test
+accounts in every state, one anchored batch per active and per suspended municipality, one signing key
+of Aachen). Every test
 starts from a snapshot of that baseline and is rolled back afterwards, so tests are independent and
 fast.
 """
@@ -12,6 +13,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 from contracts_world import (
+    AACHEN_SIGNING_KEY,
     AGS_AACHEN,
     AGS_GELSENKIRCHEN,
     AGS_KOELN,
@@ -79,6 +81,7 @@ def _baseline() -> World:
     latest = int(w3.eth.get_block("latest")["timestamp"])
     world.compromised_since = latest
     world.transact(reg.markCompromised(accounts["compromised"], latest), admin)
+    world.transact(reg.addSigningKey(AGS_AACHEN, AACHEN_SIGNING_KEY), admin)
     return world
 
 

@@ -37,6 +37,17 @@ REASON_INCIDENT = 7
 REASON_INQUIRY = 3
 
 
+def signing_key(label: str, prefix: int = 0x02) -> bytes:
+    """A 33-byte public key in the shape of a compressed P-256 point (prefix, then 32 bytes); the
+    contract checks only the length and the prefix, so the bytes need not lie on the curve."""
+    return bytes([prefix]) + keccak(text=label)
+
+
+# Aachen's credential-signing key in the baseline (active).
+AACHEN_SIGNING_KEY = signing_key("aachen/signing-key/1")
+AACHEN_SIGNING_KEY_ID = keccak(AACHEN_SIGNING_KEY)
+
+
 def target_hashes(label: str, n: int) -> list[bytes]:
     """n distinct, reproducible document hashes (stand-ins for real targetHashes)."""
     return [keccak(text=f"{label}/{i}") for i in range(n)]

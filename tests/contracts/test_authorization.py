@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 from contracts_world import (
+    AACHEN_SIGNING_KEY_ID,
     AGS_AACHEN,
     AGS_GELSENKIRCHEN,
     AGS_KOELN,
@@ -20,6 +21,7 @@ from contracts_world import (
     REASON_INQUIRY,
     REGISTRAR_ROLE,
     World,
+    signing_key,
 )
 from eth_utils.crypto import keccak
 from web3.contract.contract import ContractFunction
@@ -39,6 +41,11 @@ REGISTRAR_CALLS: dict[str, Call] = {
     "addAccount": lambda w: w.issuers.functions.addAccount(AGS_AACHEN, w.spare1),
     "retireAccount": lambda w: w.issuers.functions.retireAccount(w.a2),
     "markCompromised": lambda w: w.issuers.functions.markCompromised(w.a2, w.compromised_since),
+    "addSigningKey": lambda w: w.issuers.functions.addSigningKey(
+        AGS_AACHEN, signing_key("aachen/signing-key/2")),
+    "retireSigningKey": lambda w: w.issuers.functions.retireSigningKey(AACHEN_SIGNING_KEY_ID),
+    "markSigningKeyCompromised": lambda w: w.issuers.functions.markSigningKeyCompromised(
+        AACHEN_SIGNING_KEY_ID, w.compromised_since),
 }
 ROLE_ADMIN_CALLS: dict[str, Call] = {
     "grantRole": lambda w: w.issuers.functions.grantRole(REGISTRAR_ROLE, w.spare1),

@@ -1,9 +1,12 @@
-"""IssuerRegistry: admission, document types, suspension, the account lifecycle, roles and views."""
+"""IssuerRegistry: admission, document types, suspension, the account and signing-key lifecycles,
+roles and views."""
 
 from __future__ import annotations
 
 import pytest
 from contracts_world import (
+    AACHEN_SIGNING_KEY,
+    AACHEN_SIGNING_KEY_ID,
     AGS_AACHEN,
     AGS_GELSENKIRCHEN,
     AGS_KOELN,
@@ -14,6 +17,7 @@ from contracts_world import (
     WOHNUNG,
     World,
     deploy,
+    signing_key,
 )
 from eth_utils.crypto import keccak
 
@@ -306,6 +310,149 @@ def test_a_retired_account_can_be_marked_compromised(world: World) -> None:
                          "IssuerRegistryAccountCompromised", world.retired, retired_at - 3600)
 
 
+# -- signing keys ---------------------------------------------------------------------------------
+
+def test_add_signing_key(world: World) -> None:
+    reg = world.issuers.functions
+    key = signing_key("aachen/signing-key/2", 0x03)
+    key_id = keccak(key)
+    assert reg.addSigningKey(AGS_AACHEN, key).call({"from": world.registrar}) == key_id
+    receipt = world.transact(reg.addSigningKey(AGS_AACHEN, key), world.registrar)
+    assert world.events(receipt) == [
+        ("SigningKeyAdded", {"ags": AGS_AACHEN, "keyId": key_id, "publicKey": key}),
+    ]
+    assert reg.signingKey(key_id).call() == (AGS_AACHEN, ACTIVE, world.timestamp(receipt), 0, 0, key)
+    assert reg.signingKeysOf(AGS_AACHEN).call() == [AACHEN_SIGNING_KEY_ID, key_id]
+    # signing keys are no issuer accounts: nothing else changed
+    assert reg.accountsOf(AGS_AACHEN).call() == [world.a1, world.a2, world.retired,
+                                                 world.compromised]
+    assert reg.signingKeysOf(AGS_GELSENKIRCHEN).call() == []
+
+
+def test_add_signing_key_to_a_suspended_municipality(world: World) -> None:
+    reg = world.issuers.functions
+    key = signing_key("koeln/signing-key/1")
+    world.transact(reg.addSigningKey(AGS_KOELN, key), world.admin)
+    assert reg.signingKeysOf(AGS_KOELN).call() == [keccak(key)]
+    assert reg.signingKey(keccak(key)).call()[:2] == (AGS_KOELN, ACTIVE)
+
+
+def test_signing_keys_are_listed_per_municipality_in_order_of_addition(world: World) -> None:
+    reg = world.issuers.functions
+    added: dict[bytes, list[bytes]] = {AGS_AACHEN: [AACHEN_SIGNING_KEY_ID], AGS_GELSENKIRCHEN: []}
+    for i, ags in enumerate([AGS_GELSENKIRCHEN, AGS_AACHEN, AGS_GELSENKIRCHEN, AGS_GELSENKIRCHEN]):
+        key = signing_key(f"key/{i}", 0x02 + i % 2)
+        world.transact(reg.addSigningKey(ags, key), world.registrar)
+        added[ags].append(keccak(key))
+    world.transact(reg.retireSigningKey(added[AGS_GELSENKIRCHEN][0]), world.registrar)
+    for ags, ids in added.items():
+        assert reg.signingKeysOf(ags).call() == ids  # retired keys stay in the list
+        assert {reg.signingKey(i).call()[0] for i in ids} == {ags}
+
+
+def test_add_signing_key_of_unknown_municipality(world: World) -> None:
+    reg = world.issuers.functions
+    for ags in (AGS_DUESSELDORF, b"\x00" * 8, b"notdigit"):
+        world.assert_reverts(reg.addSigningKey(ags, signing_key("x")), world.admin,
+                             "IssuerRegistryUnknownMunicipality", ags)
+    # the municipality is checked before the key
+    world.assert_reverts(reg.addSigningKey(AGS_DUESSELDORF, b""), world.admin,
+                         "IssuerRegistryUnknownMunicipality", AGS_DUESSELDORF)
+
+
+@pytest.mark.parametrize("public_key", [
+    b"",
+    b"\x02",
+    signing_key("short")[:32],
+    signing_key("long") + b"\x00",
+    b"\x04" + keccak(text="x") + keccak(text="y"),  # uncompressed SEC1 (65 bytes)
+    *(bytes([prefix]) + keccak(text="prefix") for prefix in (0x00, 0x01, 0x04, 0x05, 0x12, 0xFF)),
+], ids=["empty", "prefix-only", "32-bytes", "34-bytes", "uncompressed",
+        "prefix-00", "prefix-01", "prefix-04", "prefix-05", "prefix-12", "prefix-ff"])
+def test_add_signing_key_rejects_what_is_no_compressed_point(world: World,
+                                                              public_key: bytes) -> None:
+    world.assert_reverts(world.issuers.functions.addSigningKey(AGS_AACHEN, public_key),
+                         world.admin, "IssuerRegistryInvalidSigningKey", public_key)
+
+
+def test_a_signing_key_is_added_once_for_ever(world: World) -> None:
+    reg = world.issuers.functions
+    for ags in (AGS_AACHEN, AGS_GELSENKIRCHEN):  # neither again nor to another municipality
+        world.assert_reverts(reg.addSigningKey(ags, AACHEN_SIGNING_KEY), world.admin,
+                             "IssuerRegistrySigningKeyExists", AACHEN_SIGNING_KEY_ID)
+    world.transact(reg.retireSigningKey(AACHEN_SIGNING_KEY_ID), world.admin)
+    world.assert_reverts(reg.addSigningKey(AGS_AACHEN, AACHEN_SIGNING_KEY), world.admin,
+                         "IssuerRegistrySigningKeyExists", AACHEN_SIGNING_KEY_ID)
+    assert reg.signingKeysOf(AGS_AACHEN).call() == [AACHEN_SIGNING_KEY_ID]
+
+
+def test_retire_signing_key(world: World) -> None:
+    reg = world.issuers.functions
+    added_at = reg.signingKey(AACHEN_SIGNING_KEY_ID).call()[2]
+    receipt = world.transact(reg.retireSigningKey(AACHEN_SIGNING_KEY_ID), world.registrar)
+    assert world.events(receipt) == [
+        ("SigningKeyRetired", {"ags": AGS_AACHEN, "keyId": AACHEN_SIGNING_KEY_ID}),
+    ]
+    assert reg.signingKey(AACHEN_SIGNING_KEY_ID).call() == (
+        AGS_AACHEN, RETIRED, added_at, world.timestamp(receipt), 0, AACHEN_SIGNING_KEY)
+    world.assert_reverts(reg.retireSigningKey(AACHEN_SIGNING_KEY_ID), world.admin,
+                         "IssuerRegistrySigningKeyRetired", AACHEN_SIGNING_KEY_ID)
+    for unknown in (keccak(signing_key("never added")), b"\x00" * 32):
+        world.assert_reverts(reg.retireSigningKey(unknown), world.admin,
+                             "IssuerRegistryUnknownSigningKey", unknown)
+
+
+def test_mark_signing_key_compromised_only_moves_earlier(world: World) -> None:
+    reg = world.issuers.functions
+    now = int(world.w3.eth.get_block("latest")["timestamp"])
+    receipt = world.transact(reg.markSigningKeyCompromised(AACHEN_SIGNING_KEY_ID, now - 100),
+                             world.registrar)
+    assert world.events(receipt) == [
+        ("SigningKeyCompromised", {"ags": AGS_AACHEN, "keyId": AACHEN_SIGNING_KEY_ID,
+                                   "since": now - 100}),
+    ]
+    key = reg.signingKey(AACHEN_SIGNING_KEY_ID).call()
+    assert (key[1], key[3], key[4]) == (ACTIVE, 0, now - 100)
+    for later_or_same in (now - 100, now - 50):
+        world.assert_reverts(reg.markSigningKeyCompromised(AACHEN_SIGNING_KEY_ID, later_or_same),
+                             world.admin, "IssuerRegistryInvalidCompromiseTime", later_or_same)
+    receipt = world.transact(reg.markSigningKeyCompromised(AACHEN_SIGNING_KEY_ID, now - 500),
+                             world.admin)
+    assert world.events(receipt)[0][1]["since"] == now - 500
+    assert reg.signingKey(AACHEN_SIGNING_KEY_ID).call()[4] == now - 500
+
+
+def test_mark_signing_key_compromised_rejects_zero_future_and_unknown(world: World) -> None:
+    reg = world.issuers.functions
+    now = int(world.w3.eth.get_block("latest")["timestamp"])
+    for since in (0, now + 3600, 2**48 - 1):
+        world.assert_reverts(reg.markSigningKeyCompromised(AACHEN_SIGNING_KEY_ID, since),
+                             world.admin, "IssuerRegistryInvalidCompromiseTime", since)
+    unknown = keccak(signing_key("never added"))
+    world.assert_reverts(reg.markSigningKeyCompromised(unknown, 1), world.admin,
+                         "IssuerRegistryUnknownSigningKey", unknown)
+    assert reg.signingKey(AACHEN_SIGNING_KEY_ID).call()[4] == 0
+
+
+def test_a_retired_signing_key_can_be_marked_compromised(world: World) -> None:
+    reg = world.issuers.functions
+    receipt = world.transact(reg.retireSigningKey(AACHEN_SIGNING_KEY_ID), world.admin)
+    retired_at = world.timestamp(receipt)
+    world.transact(reg.markSigningKeyCompromised(AACHEN_SIGNING_KEY_ID, retired_at - 3600),
+                   world.admin)
+    key = reg.signingKey(AACHEN_SIGNING_KEY_ID).call()
+    assert key[1] == RETIRED and key[3:5] == (retired_at, retired_at - 3600)
+
+
+def test_signing_keys_do_not_touch_accounts_or_anchoring(world: World) -> None:
+    reg = world.issuers.functions
+    world.transact(reg.markSigningKeyCompromised(AACHEN_SIGNING_KEY_ID, world.compromised_since),
+                   world.admin)
+    world.transact(reg.retireSigningKey(AACHEN_SIGNING_KEY_ID), world.admin)
+    assert reg.authorizeAnchor(world.a1, HUND).call() == AGS_AACHEN
+    world.transact(world.documents.functions.anchor(HUND, [keccak(text="after the key")]), world.a1)
+
+
 # -- authorisation checks used by the document registry -------------------------------------------
 
 def test_authorize_anchor_returns_the_municipality(world: World) -> None:
@@ -356,6 +503,12 @@ def test_views_answer_for_unknown_keys(world: World) -> None:
         assert reg.isDocTypeAllowed(ags, HUND).call() is False
     for account in (world.stranger, ZERO_ADDRESS, world.admin):
         assert reg.issuerAccount(account).call() == (b"\x00" * 8, UNKNOWN, 0, 0, 0)
+    for ags in (AGS_DUESSELDORF, AGS_GELSENKIRCHEN, b"\x00" * 8, b"notdigit"):
+        assert reg.signingKeysOf(ags).call() == []
+    # never added, the zero id, an account's address as id, the public key itself instead of its id
+    for key_id in (keccak(signing_key("never added")), b"\x00" * 32,
+                   bytes(12) + bytes.fromhex(world.a1[2:]), AACHEN_SIGNING_KEY[1:]):
+        assert reg.signingKey(key_id).call() == (b"\x00" * 8, UNKNOWN, 0, 0, 0, b"")
 
 
 def test_baseline_views(world: World) -> None:
@@ -366,6 +519,9 @@ def test_baseline_views(world: World) -> None:
                                                  world.compromised]
     assert reg.docTypesOf(AGS_AACHEN).call() == [WOHNUNG, HUND, MUSIK]
     assert reg.issuerAccount(world.compromised).call()[4] == world.compromised_since
+    assert reg.signingKeysOf(AGS_AACHEN).call() == [AACHEN_SIGNING_KEY_ID]
+    key = reg.signingKey(AACHEN_SIGNING_KEY_ID).call()
+    assert key[:2] == (AGS_AACHEN, ACTIVE) and key[3:] == (0, 0, AACHEN_SIGNING_KEY)
 
 
 def test_issuer_registry_deploys_fresh(world: World) -> None:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 import pytest
 from contracts_world import (
+    AACHEN_SIGNING_KEY,
+    AACHEN_SIGNING_KEY_ID,
     AGS_AACHEN,
     AGS_GELSENKIRCHEN,
     AGS_KOELN,
@@ -142,6 +144,21 @@ def _steal_account(w: World) -> tuple[ContractFunction, str, str, tuple[object, 
     return fn, w.registrar, "IssuerRegistryAccountExists", (w.a1,)
 
 
+def _uncompromise_signing_key(w: World) -> tuple[ContractFunction, str, str, tuple[object, ...]]:
+    # As for accounts: a signing key's compromise time can only move earlier.
+    since = w.compromised_since - 10
+    w.transact(w.issuers.functions.markSigningKeyCompromised(AACHEN_SIGNING_KEY_ID, since),
+               w.registrar)
+    fn = w.issuers.functions.markSigningKeyCompromised(AACHEN_SIGNING_KEY_ID, since + 1)
+    return fn, w.registrar, "IssuerRegistryInvalidCompromiseTime", (since + 1,)
+
+
+def _steal_signing_key(w: World) -> tuple[ContractFunction, str, str, tuple[object, ...]]:
+    # A signing key belongs to one municipality for ever: it cannot be added to another.
+    fn = w.issuers.functions.addSigningKey(AGS_GELSENKIRCHEN, AACHEN_SIGNING_KEY)
+    return fn, w.registrar, "IssuerRegistrySigningKeyExists", (AACHEN_SIGNING_KEY_ID,)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "proof-of-another-document": _other_leaf,
     "inner-node-as-document": _inner_node,
@@ -153,6 +170,8 @@ SCENARIOS: dict[str, Scenario] = {
     "renounce-for-another": _renounce_for_another,
     "lift-compromise": _uncompromise,
     "move-account-to-other-municipality": _steal_account,
+    "lift-signing-key-compromise": _uncompromise_signing_key,
+    "move-signing-key-to-other-municipality": _steal_signing_key,
 }
 
 

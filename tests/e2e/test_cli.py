@@ -323,3 +323,23 @@ def _csv(value: Any) -> str:
     text = {True: "true", False: "false"}.get(value, str(value)) if isinstance(value, bool) \
         else str(value)
     return '"' + text.replace('"', '""') + '"'
+
+
+def _with_duplicate_kategorie(document: dict[str, Any]) -> str:
+    """The document's JSON with `kategorie` written twice: issued value first, another last (a
+    parser that keeps the last value would show what was never issued)."""
+    text = json.dumps(document, ensure_ascii=False)
+    issued = json.dumps(document["credentialSubject"]["kategorie"])
+    return text.replace(f'"kategorie": {issued}',
+                        f'"kategorie": {issued}, "kategorie": "harmlos"', 1)
+
+
+def test_verify_refuses_a_duplicated_member_name(demo_run: tuple[Path, Path, str],
+                                                 tmp_path: Path) -> None:
+    home, out, _ = demo_run
+    dog = json.loads(next(out.glob("*-gefaehrlicher-hund-1.json")).read_text())
+    doubled = tmp_path / "doppelt.json"
+    doubled.write_text(_with_duplicate_kategorie(dog))
+    proc = govchain(home, "verify", str(doubled), check=False)
+    assert proc.returncode == 2, proc.stdout
+    assert "kategorie" in proc.stderr and "Traceback" not in proc.stderr

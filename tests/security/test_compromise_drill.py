@@ -12,6 +12,7 @@ the contract refusing the compromised key.)
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +28,8 @@ from govchain.domain.security import hash_password, password_hasher
 from govchain.domain.timefmt import parse_time
 from govchain.entrypoints.http.app import create_app
 from govchain.errors import GovchainError, NotAuthorizedError
+from govchain.pipeline.batches import anchor_now
+from govchain.services import credentials
 from govchain.settings import Settings
 
 AACHEN = "05334002"
@@ -149,3 +152,70 @@ def test_key_compromise_drill(client: TestClient) -> None:
     # A document from after T stays INVALID whatever its status.
     services.change_status(ctx, after, "revoke", 7)
     assert verify(client, after)["status"] == "INVALID"
+
+
+def _vc(ctx: Context, engine: Any) -> dict[str, Any]:
+    """A document issued with records (status list entries), anchored, as its W3C VC."""
+    subject = ctx.usecases.get(DOG).examples[0]["subject"]
+    with UnitOfWork(engine) as uow:
+        (pending,) = services.accept_documents(ctx, uow, AACHEN, DOG,
+                                               [services.IssueRequest(subject=subject)])
+        uow.commit()
+    assert pending.account is not None and anchor_now(ctx, engine, pending.account) == 1
+    with UnitOfWork(engine) as uow:
+        record = uow.documents.get(pending.id)
+        assert record is not None
+        vc = credentials.credential_for(ctx, uow, record)
+        uow.commit()
+    return vc
+
+
+def test_signing_key_compromise_drill(client: TestClient) -> None:
+    """The same drill for the key that signs the W3C VCs: a VC signed from T on fails, one signed
+    before stays VALID, the DID document drops the key, and a new key takes over."""
+    ctx = context(client)
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    auth = registrar(client)
+    r = client.get(f"/api/v1/registry/municipalities/{AACHEN}/signing-keys", headers=auth)
+    assert r.status_code == 200 and r.json(), r.text
+    stolen = next(k for k in reversed(r.json()) if k["state"] == "active")["keyId"]
+
+    before = _vc(ctx, engine)
+    time.sleep(1.1)  # proofs carry whole seconds: the next one is a second later
+    after = _vc(ctx, engine)  # signed from T on (the thief, or the office unaware)
+    since = parse_time(after["proof"][1]["created"])
+    assert parse_time(before["proof"][1]["created"]) < since
+    assert verify(client, after)["status"] == "VALID"
+
+    r = client.post(f"/api/v1/registry/signing-keys/{stolen}/compromise", headers=auth,
+                    json={"since": since.isoformat()})
+    assert r.status_code == 200, r.text
+    assert r.json()["compromisedSince"] == int(since.timestamp())
+
+    assert verify(client, before)["status"] == "VALID"
+    result = verify(client, after)
+    assert result["status"] == "INVALID"
+    assert re.search(r"Signatur .*ungültig: Schlüssel gilt seit .+ als kompromittiert",
+                     check(result, "issuer")["message"]), result
+    did_doc = client.get(f"/municipalities/{AACHEN}/did.json").json()
+    assert not any(m["id"].endswith(stolen) for m in did_doc["verificationMethod"])
+    # no usable key left: no new VC is signed (nothing is picked silently)
+    with pytest.raises(GovchainError, match="kein gültiger Signaturschlüssel"):
+        _vc(ctx, engine)
+
+    # a new key takes over; the DID document lists it, its VCs verify
+    r = client.post(f"/api/v1/registry/municipalities/{AACHEN}/signing-keys", headers=auth)
+    assert r.status_code == 201, r.text
+    fresh = r.json()["keyId"]
+    assert r.json()["publicKeyMultibase"].startswith("zDn")
+    did_doc = client.get(f"/municipalities/{AACHEN}/did.json").json()
+    assert [m["id"].rsplit("-", 1)[-1] for m in did_doc["verificationMethod"]] == [fresh]
+    new_vc = _vc(ctx, engine)
+    assert new_vc["proof"][1]["verificationMethod"].endswith(fresh)
+    assert verify(client, new_vc)["status"] == "VALID"
+    # a compromise time can only move earlier; an unknown key is refused
+    r = client.post(f"/api/v1/registry/signing-keys/{stolen}/compromise", headers=auth,
+                    json={"since": (since + timedelta(seconds=5)).isoformat()})
+    assert r.status_code == 409, r.text
+    r = client.post(f"/api/v1/registry/signing-keys/{'ab' * 32}/retire", headers=auth)
+    assert r.status_code in (404, 409), r.text

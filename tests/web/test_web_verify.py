@@ -158,3 +158,43 @@ def test_signed_in_clerk_sees_the_same_answer(site: Site) -> None:
     clerk = login(site, "sb.aachen")
     page = clerk.get(f"/v/{token}")
     assert status_of_page(page.text) == "VALID" and 'id="logout-button"' in page.text
+
+
+def test_a_duplicated_member_name_is_refused_on_the_page(site: Site) -> None:
+    document = _issued(site)
+    text = json.dumps(document, ensure_ascii=False)
+    issued = json.dumps(document["credentialSubject"]["kategorie"])
+    doubled = text.replace(f'"kategorie": {issued}', f'"kategorie": {issued}, "kategorie": "x"', 1)
+    assert doubled != text
+    browser = site.browser()
+    token = csrf_of(browser.get("/verify").text)
+    pasted = browser.post("/verify", data={"csrf_token": token, "document_json": doubled})
+    uploaded = browser.post("/verify", data={"csrf_token": token},
+                            files={"document_file": ("permit.json", doubled.encode(),
+                                                     "application/json")})
+    for response in (pasted, uploaded):
+        assert response.status_code == 400, response.status_code
+        assert "Doppelter Schlüssel" in response.text and "kategorie" in response.text
+        assert 'id="verification-result"' not in response.text
+
+
+def test_the_clerk_downloads_the_w3c_credential_and_the_page_verifies_it(site: Site) -> None:
+    document = _issued(site)
+    clerk = login(site, "sb.aachen")
+    page = clerk.get(f"/documents/{document['id']}")
+    assert 'id="download-vc"' in page.text
+    download = clerk.get(f"/documents/{document['id']}/vc")
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("application/vc+ld+json")
+    vc = json.loads(download.content)
+    assert [p["type"] for p in vc["proof"]] == ["GovchainMerkleProof2026", "DataIntegrityProof"]
+    assert vc["issuer"]["id"].startswith("did:web:") and vc["issuer"]["id"].endswith(":05334002")
+    browser = site.browser()
+    checked = browser.post("/verify", data={"csrf_token": csrf_of(browser.get("/verify").text)},
+                           files={"document_file": ("permit.vc.json", download.content,
+                                                    "application/json")})
+    assert checked.status_code == 200 and status_of_page(checked.text) == "VALID"
+    assert "Data Integrity" in checked.text
+    # someone else's document is not handed out
+    anonymous = site.browser().get(f"/documents/{document['id']}/vc", follow_redirects=False)
+    assert anonymous.status_code in (302, 303, 401) and b"proof" not in anonymous.content

@@ -31,6 +31,9 @@ from govchain.errors import KeyStoreError
 
 ENV_HOME = "GOVCHAIN_HOME"
 ENV_RPC_URL = "GOVCHAIN_RPC_URL"
+ENV_PUBLIC_BASE_URL = "GOVCHAIN_PUBLIC_BASE_URL"
+ENV_CONTEXT_URL = "GOVCHAIN_CONTEXT_URL"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"  # settings' default host and port
 REGISTRAR_LABEL = "registrar"
 
 
@@ -49,9 +52,24 @@ class Context:
     home: Path
     rpc_url: str | None = None
     usecases_dir: Path | None = None
+    # Where the service is reached (its DIDs, status lists and JSON-LD context live there):
+    # settings.base_url; GOVCHAIN_PUBLIC_BASE_URL for the CLI
+    public_base_url: str | None = None
+    # The URL documents name as their govchain JSON-LD context (default: {base_url}/credentials/v1)
+    context_url_setting: str | None = None
     _chain: Chain | None = field(default=None, repr=False)
     # Set by a long-running service (use_index): verification then answers from the status index.
     indexed: IndexedLedger | None = field(default=None, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_base_url or os.environ.get(ENV_PUBLIC_BASE_URL)
+                or DEFAULT_BASE_URL).rstrip("/")
+
+    @property
+    def context_url(self) -> str:
+        return (self.context_url_setting or os.environ.get(ENV_CONTEXT_URL)
+                or self.base_url + "/credentials/v1")
 
     @property
     def deployment_file(self) -> Path:

@@ -37,6 +37,7 @@ from govchain.domain.ledger_view import (
     IssuerAccount,
     Municipality,
     OnChainVerification,
+    SigningKey,
 )
 from govchain.errors import GovchainError, LedgerUnavailableError
 
@@ -93,6 +94,10 @@ class StatusIndex:
         self._accounts: dict[str, _Account] = {}
         self._municipalities: dict[str, _Municipality] = {}
         self._block_times: dict[int, int] = {}
+        # per municipality: the leaves whose status is not NONE, and a counter of status
+        # changes (what a status list credential is made from, and when it must be remade)
+        self._changed: dict[str, dict[bytes, DocumentStatus]] = {}
+        self._versions: dict[str, int] = {}
         self._lock = threading.Lock()
         self._handlers = self._event_handlers()
 
@@ -202,8 +207,17 @@ class StatusIndex:
                                                      block, bytes(args["docType"]))
 
     def _set_status(self, args: Any, block: int, status: DocumentStatus, reason: int) -> None:
-        self._statuses[(bytes(args["root"]), bytes(args["leaf"]))] = _Status(
-            status, reason, self._time_of(block))
+        leaf = bytes(args["leaf"])
+        self._statuses[(bytes(args["root"]), leaf)] = _Status(status, reason,
+                                                              self._time_of(block))
+        account = self._accounts.get(str(args["account"]).lower())
+        if account is not None:
+            changed = self._changed.setdefault(account.ags, {})
+            if status is DocumentStatus.NONE:
+                changed.pop(leaf, None)
+            else:
+                changed[leaf] = status
+            self._versions[account.ags] = self._versions.get(account.ags, 0) + 1
 
     def _on_DocumentRevoked(self, args: Any, block: int) -> None:
         self._set_status(args, block, DocumentStatus.REVOKED, int(args["reason"]))
@@ -215,6 +229,12 @@ class StatusIndex:
         self._set_status(args, block, DocumentStatus.NONE, 0)
 
     # -- answering --
+
+    def status_changes(self, ags: str) -> tuple[int, dict[bytes, DocumentStatus]]:
+        """(how many status changes `ags` has had, its documents' leaves that are revoked or
+        suspended now): what its status lists show."""
+        with self._lock:
+            return self._versions.get(ags, 0), dict(self._changed.get(ags, {}))
 
     def municipality(self, ags: str) -> Municipality:
         """What IssuerRegistry.municipality, accountsOf and docTypesOf return, as of `block`."""
@@ -372,3 +392,7 @@ class IndexedLedger:
                 return answer
         self.answers["direct"] += 1
         return self.ledger.verification(root, target_hash)
+
+    def signing_key(self, key_id: bytes) -> SigningKey:
+        """A signing key as the contract holds it now (keys change rarely; read directly)."""
+        return self.ledger.signing_key(key_id)

@@ -1,4 +1,5 @@
-"""Encrypted keystores for the registrar and issuer accounts (eth-account, scrypt).
+"""Encrypted keystores for the registrar and issuer accounts (eth-account, scrypt) and the
+municipalities' credential-signing keys (P-256, encrypted PKCS#8).
 
 Keys never leave this module unencrypted except as an unlocked LocalAccount in memory. The passphrase
 comes from GOVCHAIN_KEY_PASSPHRASE, from the file named by GOVCHAIN_KEY_PASSPHRASE_FILE, or, for a
@@ -14,10 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 
+from govchain.domain.hashing import keccak
 from govchain.errors import KeyStoreError
 
 # scrypt n=2**15 (≈0.1 s, 32 MiB) rather than geth's 2**18 (≈1 s): the keystore file is never
@@ -54,6 +58,7 @@ class KeyStore:
         self.directory = directory
         self._passphrase = passphrase
         self._unlocked: dict[str, LocalAccount] = {}
+        self._signing: dict[bytes, ec.EllipticCurvePrivateKey] = {}
 
     def __repr__(self) -> str:  # never show the passphrase
         return f"KeyStore({self.directory})"
@@ -103,6 +108,74 @@ class KeyStore:
 
     def by_label(self, label: str) -> list[KeyInfo]:
         return [k for k in self.keys() if k.label == label]
+
+    # -- credential-signing keys (P-256), named by their ledger key id --------------------
+
+    def create_signing_key(self, label: str) -> SigningKeyInfo:
+        """A new P-256 key, stored encrypted (PKCS#8, the keystore passphrase)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        public = compressed_public_key(key.public_key())
+        key_id = bytes(keccak(public))
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.BestAvailableEncryption(self._passphrase.encode()))
+        path = self.directory / f"p256-{key_id.hex()}.json"
+        _write_private(path, json.dumps({"govchain": {"label": label, "keyId": key_id.hex(),
+                                                      "publicKey": public.hex()},
+                                         "pkcs8": pem.decode()}))
+        self._signing[key_id] = key
+        return SigningKeyInfo(key_id, public, label, path)
+
+    def signing_keys(self, label: str | None = None) -> list[SigningKeyInfo]:
+        infos = []
+        for path in sorted(self.directory.glob("p256-*.json")):
+            try:
+                meta = json.loads(path.read_text())["govchain"]
+                info = SigningKeyInfo(bytes.fromhex(meta["keyId"]),
+                                      bytes.fromhex(meta["publicKey"]), meta["label"], path)
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if label is None or info.label == label:
+                infos.append(info)
+        return infos
+
+    def has_signing_key(self, key_id: bytes) -> bool:
+        return (self.directory / f"p256-{bytes(key_id).hex()}.json").exists()
+
+    def unlock_signing_key(self, key_id: bytes) -> ec.EllipticCurvePrivateKey:
+        key_id = bytes(key_id)
+        if key_id in self._signing:
+            return self._signing[key_id]
+        path = self.directory / f"p256-{key_id.hex()}.json"
+        try:
+            pem = json.loads(path.read_text())["pkcs8"].encode()
+        except FileNotFoundError as err:
+            raise KeyStoreError(f"Kein Signaturschlüssel {key_id.hex()[:16]}… in "
+                                f"{self.directory}") from err
+        except (ValueError, KeyError, TypeError) as err:
+            raise KeyStoreError(f"Schlüsseldatei {path} ist beschädigt") from err
+        try:
+            key = serialization.load_pem_private_key(pem, self._passphrase.encode())
+        except (ValueError, TypeError):
+            raise KeyStoreError(f"Signaturschlüssel {key_id.hex()[:16]}… lässt sich nicht "
+                                "entsperren: falsche Passphrase?") from None
+        if not isinstance(key, ec.EllipticCurvePrivateKey) \
+                or not isinstance(key.curve, ec.SECP256R1):
+            raise KeyStoreError(f"Schlüsseldatei {path} enthält keinen P-256-Schlüssel")
+        self._signing[key_id] = key
+        return key
+
+
+@dataclass(frozen=True)
+class SigningKeyInfo:
+    key_id: bytes  # keccak256 of the compressed public key: its id on the ledger
+    public_key: bytes  # 33-byte compressed SEC1 point
+    label: str
+    path: Path
+
+
+def compressed_public_key(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.X962,
+                            serialization.PublicFormat.CompressedPoint)
 
 
 def resolve_passphrase(dev_file: Path | None) -> str:

@@ -4,7 +4,7 @@ Every write is a transaction signed locally (eth-account) and sent raw through t
 same code runs on the embedded chain and on any JSON-RPC node. Reverts come back as LedgerError with
 the contract's custom error name and a German message.
 
-One module (≈420 lines) on purpose: both contracts' bindings share one signing, sending and
+One module (≈520 lines) on purpose: both contracts' bindings share one signing, sending and
 error-decoding path, so that no write can take another.
 """
 
@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_abi.abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
@@ -36,11 +36,13 @@ from govchain.domain.ledger_view import (
     IssuerAccount,
     Municipality,
     OnChainVerification,
+    SigningKey,
 )
 from govchain.domain.vocabulary import parse_ags
 from govchain.errors import (
     ConfigurationError,
     GovchainError,
+    InputError,
     LedgerError,
     LedgerUnavailableError,
     NotAuthorizedError,
@@ -48,6 +50,8 @@ from govchain.errors import (
 
 REGISTRAR_ROLE = keccak(text="REGISTRAR_ROLE")
 RECEIPT_TIMEOUT = 120.0
+
+_T = TypeVar("_T")
 
 
 def ags_to_bytes(ags: str) -> bytes:
@@ -111,6 +115,14 @@ _MESSAGES: dict[str, str] = {
     "IssuerRegistryAccountCompromised": "Das Konto ist als kompromittiert gemeldet",
     "IssuerRegistryInvalidCompromiseTime": "Ungültiger Kompromittierungszeitpunkt (0 oder in der Zukunft)",
     "IssuerRegistryDocTypeNotAllowed": "Die Kommune darf diese Dokumentart nicht ausstellen",
+    "IssuerRegistryInvalidSigningKey":
+        "Ungültiger Signaturschlüssel (erwartet: komprimierter P-256-Schlüssel, 33 Byte, "
+        "beginnend mit 0x02 oder 0x03)",
+    "IssuerRegistrySigningKeyExists":
+        "Dieser Signaturschlüssel ist bereits eingetragen (ein Schlüssel wird nie zweimal "
+        "eingetragen, auch nicht nach der Stilllegung)",
+    "IssuerRegistryUnknownSigningKey": "Dieser Signaturschlüssel ist im Register nicht eingetragen",
+    "IssuerRegistrySigningKeyRetired": "Der Signaturschlüssel ist bereits stillgelegt",
     "DocumentRegistryEmptyBatch": "Keine Wurzel zum Verankern",
     "DocumentRegistryZeroRoot": "Ungültige Wurzel (0)",
     "DocumentRegistryRootAlreadyAnchored": "Diese Wurzel ist bereits verankert",
@@ -130,6 +142,16 @@ _AUTH_ERRORS = {
     "IssuerRegistryDocTypeNotAllowed",
     "DocumentRegistryWrongMunicipality",
 }
+
+
+class SigningKeysUnsupportedError(LedgerError):
+    """The deployment's issuer registry predates signing keys: it lacks their functions."""
+
+    def __init__(self, issuer_registry: str) -> None:
+        super().__init__(
+            f"Das Ausstellerregister dieses Ledgers ({issuer_registry}) kennt keine "
+            "Signaturschlüssel: es wurde vor deren Einführung bereitgestellt. Signaturschlüssel "
+            "brauchen ein neues Deployment der Verträge.")
 
 
 class _ErrorDecoder:
@@ -259,6 +281,21 @@ class Ledger:
         return self._transact(signer, self.issuer_registry.functions.markCompromised(
             to_checksum_address(account), since))
 
+    def add_signing_key(self, signer: LocalAccount, ags: str, public_key: bytes) -> TxResult:
+        """Registers a credential-signing key (33-byte compressed P-256 point) of the municipality;
+        its id is `signing_key_id(public_key)`."""
+        fn = self.issuer_registry.functions.addSigningKey(ags_to_bytes(ags), bytes(public_key))
+        return self._with_signing_keys(lambda: self._transact(signer, fn))
+
+    def retire_signing_key(self, signer: LocalAccount, key_id: bytes) -> TxResult:
+        fn = self.issuer_registry.functions.retireSigningKey(_key_id(key_id))
+        return self._with_signing_keys(lambda: self._transact(signer, fn))
+
+    def mark_signing_key_compromised(self, signer: LocalAccount, key_id: bytes,
+                                     since: int) -> TxResult:
+        fn = self.issuer_registry.functions.markSigningKeyCompromised(_key_id(key_id), since)
+        return self._with_signing_keys(lambda: self._transact(signer, fn))
+
     def anchor(self, signer: LocalAccount, doc_type: bytes, roots: Sequence[Hash32]) -> TxResult:
         return self._transact(signer, self.document_registry.functions.anchor(doc_type, list(roots)))
 
@@ -375,6 +412,50 @@ class Ledger:
         return IssuerAccount(to_checksum_address(address), ags_from_bytes(a[0]), AccountState(a[1]),
                              a[2], a[3], a[4])
 
+    def signing_key(self, key_id: bytes) -> SigningKey:
+        """The signing key with this id; state UNKNOWN (ags "", no public key) if it was never
+        added. SigningKeysUnsupportedError where the issuer registry predates signing keys."""
+        raw = _key_id(key_id)
+        k = self._with_signing_keys(lambda: self._read(
+            lambda: self.issuer_registry.functions.signingKey(raw).call()))
+        return _signing_key(raw, k)
+
+    def signing_keys_of(self, ags: str) -> list[SigningKey]:
+        """Every signing key ever added to the municipality, in order of addition, as of one block;
+        none where the issuer registry predates signing keys."""
+        raw = ags_to_bytes(ags)
+        reg = self.issuer_registry.functions
+
+        def read() -> list[SigningKey]:
+            block = self.chain.w3.eth.block_number
+            ids = reg.signingKeysOf(raw).call(block_identifier=block)
+            return [_signing_key(bytes(i), reg.signingKey(i).call(block_identifier=block))
+                    for i in ids]
+        try:
+            result: list[SigningKey] = self._with_signing_keys(lambda: self._read(read))
+        except SigningKeysUnsupportedError:
+            return []
+        return result
+
+    def _with_signing_keys(self, op: Callable[[], _T]) -> _T:
+        """Runs a signing-key call or transaction. Where it fails without a reason (a contract
+        without the function reverts with no data), asks whether the issuer registry has signing
+        keys at all, so that an older deployment gets a clear message."""
+        try:
+            return op()
+        except LedgerError as err:
+            if err.error_name is None and not self._has_signing_keys():
+                raise SigningKeysUnsupportedError(self.deployment.issuer_registry) from err
+            raise
+
+    def _has_signing_keys(self) -> bool:
+        # signingKeysOf never reverts where it exists.
+        try:
+            self._read(lambda: self.issuer_registry.functions.signingKeysOf(bytes(8)).call())
+        except LedgerError:
+            return False
+        return True
+
     def verification(self, root: bytes, target_hash: bytes) -> OnChainVerification:
         def read() -> OnChainVerification:
             block = self.chain.w3.eth.block_number
@@ -390,6 +471,18 @@ class Ledger:
             )
         result: OnChainVerification = self._read(read)
         return result
+
+
+def _key_id(key_id: bytes) -> bytes:
+    if len(key_id) != 32:
+        raise InputError(f"Ungültige Schlüssel-ID: 32 Byte erwartet, nicht {len(key_id)}")
+    return bytes(key_id)
+
+
+def _signing_key(key_id: bytes, k: Sequence[Any]) -> SigningKey:
+    return SigningKey(key_id=key_id, ags=ags_from_bytes(k[0]), state=AccountState(k[1]),
+                      added_at=k[2], retired_at=k[3], compromised_since=k[4],
+                      public_key=bytes(k[5]))
 
 
 @dataclass(frozen=True)

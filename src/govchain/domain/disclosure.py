@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from govchain.domain.documents import ENVELOPE_KEYS, field_hash
+from govchain.domain.documents import ENVELOPE_KEYS, field_hash, split_proof_set
 from govchain.domain.hashing import to_hex
 from govchain.domain.pointers import copy_json, is_within, iter_leaves, parse_pointer
 from govchain.errors import InputError
@@ -33,8 +33,15 @@ def disclose(document: Mapping[str, Any], hide: Sequence[str],
     Works offline, without the issuer. Type, issuer and validity dates are not subject fields and
     cannot be hidden, and neither can the fields in `protected` (JSON Pointer → label: the use
     case's ``neverHidden``), anything below them or anything containing them.
+
+    A proof set keeps only the govchain proof once a field is hidden: the Data Integrity
+    signature covers the whole document and would no longer hold.
     """
-    doc: dict[str, Any] = copy_json(dict(document))
+    merkle_only, other_proofs = split_proof_set(document)
+    if other_proofs and not hide:
+        whole: dict[str, Any] = copy_json(dict(document))
+        return whole
+    doc: dict[str, Any] = copy_json(merkle_only)
     subject = doc.get("credentialSubject")
     proof = doc.get("proof")
     if not isinstance(subject, dict) or not isinstance(proof, dict):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from govchain.domain import status_lists
 from govchain.domain.hashing import Hash32, canonical_json, from_hex32, keccak, leaf_json, to_hex
 from govchain.domain.merkle import MerkleTree
 from govchain.domain.pointers import copy_json, hiding_placeholders, iter_leaves
@@ -58,10 +59,13 @@ class IssuerRef:
     account: str
     chain_id: int
     registry: str
+    # The municipality's DID (did:web, served by govchain); None: the URN of documents issued
+    # before municipalities had DIDs
+    did: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": f"urn:govchain:municipality:{self.ags}",
+            "id": self.did or f"urn:govchain:municipality:{self.ags}",
             "name": self.name,
             "ags": self.ags,
             "account": self.account,
@@ -99,6 +103,8 @@ class DocumentFacts:
     subject: dict[str, Any]
     valid_from: Any  # as written (RFC 3339 text), checked by whoever stores it
     valid_until: Any
+    # (list number, index) in the municipality's status lists; None for documents without
+    status_position: tuple[int, int] | None = None
 
 
 def facts_of(document: Mapping[str, Any]) -> DocumentFacts:
@@ -107,14 +113,35 @@ def facts_of(document: Mapping[str, Any]) -> DocumentFacts:
         issuer = document["issuer"]
         facts = DocumentFacts(
             id=str(document["id"]), ags=str(issuer["ags"]), account=issuer.get("account"),
-            usecase=str(document["credentialStatus"]["usecase"]),
+            usecase=str(ledger_status_of(document)["usecase"]),
             subject=dict(document["credentialSubject"]),
-            valid_from=document.get("validFrom"), valid_until=document.get("validUntil"))
-    except (KeyError, TypeError, AttributeError) as err:
+            valid_from=document.get("validFrom"), valid_until=document.get("validUntil"),
+            status_position=status_lists.position_of(document))
+    except (KeyError, TypeError, AttributeError, ValueError) as err:
         raise InputError(f"Das Dokument ist unvollständig: {err}") from err
     if not is_ags(facts.ags):
         raise InputError(f"Ungültiger Gemeindeschlüssel {facts.ags!r}")
     return facts
+
+
+def ledger_status_of(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The document's ledger status entry (STATUS_TYPE): `credentialStatus` itself in documents
+    issued before status lists, else the entry of that type in its list. KeyError if none."""
+    status = document["credentialStatus"]
+    entries = status if isinstance(status, list) else [status]
+    for entry in entries:
+        if isinstance(entry, Mapping) and entry.get("type") == STATUS_TYPE:
+            return entry
+    raise KeyError("credentialStatus: kein Eintrag vom Typ " + STATUS_TYPE)
+
+
+def usecase_id_of(document: object) -> str | None:
+    """The use case the document's ledger status entry names; None where it has none."""
+    try:
+        usecase_id = ledger_status_of(document)["usecase"]  # type: ignore[arg-type]
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return usecase_id if isinstance(usecase_id, str) else None
 
 
 def anchor_ref_of(document: Mapping[str, Any], transaction_hash: str, block: int,
@@ -160,10 +187,15 @@ def new_document(
     valid_from: datetime,
     valid_until: datetime | None,
     evidence: Sequence[Mapping[str, Any]] = (),
+    context_url: str = GOVCHAIN_CONTEXT,
+    status_entries: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """A complete document without its proof: envelope plus subject, with a fresh id."""
+    """A complete document without its proof: envelope plus subject, with a fresh id.
+
+    With `status_entries` (Bitstring Status List entries) `credentialStatus` is a list: the
+    ledger's entry first, then those; without, the ledger's entry alone, as before."""
     doc: dict[str, Any] = {
-        "@context": [VC_CONTEXT, GOVCHAIN_CONTEXT],
+        "@context": [VC_CONTEXT, context_url],
         "type": ["VerifiableCredential", credential_type],
         "id": f"urn:uuid:{uuid.uuid4()}",
         "issuer": issuer.to_json(),
@@ -174,12 +206,14 @@ def new_document(
             raise InputError("validUntil muss nach validFrom liegen")
         doc["validUntil"] = _iso(valid_until)
     doc["credentialSubject"] = copy_json(dict(subject))
-    doc["credentialStatus"] = {
+    ledger_entry = {
         "type": STATUS_TYPE,
         "usecase": usecase_id,
         "chainId": issuer.chain_id,
         "registry": issuer.registry,
     }
+    doc["credentialStatus"] = ([ledger_entry, *(dict(e) for e in status_entries)]
+                               if status_entries else ledger_entry)
     if evidence:
         doc["evidence"] = [copy_json(dict(e)) for e in evidence]
     return doc
@@ -269,6 +303,21 @@ def issued_document(item: SaltedDocument, root: bytes, path: Sequence[bytes], an
         "anchor": anchor.to_json(),
     }
     return doc
+
+
+def split_proof_set(document: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    """(the document with its govchain proof alone, the other proofs of its proof set).
+
+    A W3C VC served by govchain carries a proof set: this Merkle proof and a Data Integrity
+    proof (services.credentials). A document with one proof object is returned as it is."""
+    proof = document.get("proof")
+    if not isinstance(proof, list):
+        return dict(document), []
+    ours = [p for p in proof if isinstance(p, Mapping) and p.get("type") == PROOF_TYPE]
+    if len(ours) != 1:
+        raise InputError(f"Der Nachweis (proof) muss genau einen {PROOF_TYPE} enthalten, "
+                         f"hier {len(ours)}")
+    return {**document, "proof": ours[0]}, [p for p in proof if p is not ours[0]]
 
 
 @dataclass(frozen=True)

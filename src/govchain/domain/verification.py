@@ -10,20 +10,31 @@ overall status; split apart they would pass that state around.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from govchain.domain import schedule
+from govchain.domain.data_integrity import public_key_from_bytes, verify_proof
+from govchain.domain.did import ags_of_did, key_id_of_method
 from govchain.domain.documents import (
     check_presented,
     declaration_evidence_of,
     parse_proof,
     recompute_target_hash,
+    split_proof_set,
+    usecase_id_of,
 )
-from govchain.domain.ledger_view import Deployment, DocumentStatus, LedgerReader, OnChainVerification
+from govchain.domain.ledger_view import (
+    Deployment,
+    DocumentStatus,
+    LedgerReader,
+    OnChainVerification,
+    SigningKey,
+    signing_key_usable_at,
+)
 from govchain.domain.merkle import root_of
 from govchain.domain.pointers import hiding_placeholders, resolve_pointer
 from govchain.domain.timefmt import de, de_unix, from_unix, now, parse_time
@@ -159,10 +170,15 @@ def verify_document(
     ledger: LedgerReader,
     usecases: UseCaseRegistry,
     at: datetime | None = None,
+    jsonld_loader: Callable[..., Any] | None = None,
 ) -> VerificationResult:
-    """Verifies `document` as of `at` (default: now); never raises for a bad document."""
+    """Verifies `document` as of `at` (default: now); never raises for a bad document.
+
+    A W3C VC with a proof set (govchain's Merkle proof and a Data Integrity proof) is checked
+    for both; the signature needs `jsonld_loader` (the contexts), without it the document is
+    refused rather than its signature ignored."""
     at = at or now()
-    v = _Verifier(document, ledger, usecases, at)
+    v = _Verifier(document, ledger, usecases, at, jsonld_loader)
     return v.run()
 
 
@@ -201,6 +217,9 @@ class _NoLedger:
     def verification(self, root: bytes, target_hash: bytes) -> OnChainVerification:
         raise LedgerUnavailableError("kein Ledger")
 
+    def signing_key(self, key_id: bytes) -> SigningKey:
+        raise LedgerUnavailableError("kein Ledger")
+
 
 # Why an answer is UNVERIFIABLE (`VerificationResult.details["unverifiable"]`), for views that
 # explain it: the ledger cannot be asked now, the document belongs to another ledger, or this
@@ -218,8 +237,12 @@ class _UnknownUseCase(Exception):
 
 class _Verifier:
     def __init__(self, document: Mapping[str, Any], ledger: LedgerReader,
-                 usecases: UseCaseRegistry | None, at: datetime) -> None:
+                 usecases: UseCaseRegistry | None, at: datetime,
+                 jsonld_loader: Callable[..., Any] | None = None) -> None:
         self.doc = document
+        self.presented = document
+        self.other_proofs: list[Any] = []
+        self.jsonld_loader = jsonld_loader
         self.ledger = ledger
         self.usecases = usecases
         self.at = at
@@ -252,6 +275,8 @@ class _Verifier:
         # 1. integrity: the content hashes to the targetHash, the path leads to the root.
         unknown: _UnknownUseCase | None = None
         try:
+            if isinstance(self.doc, Mapping):
+                self.doc, self.other_proofs = split_proof_set(self.doc)
             check_presented(self.doc)
             try:
                 usecase: UseCase | None = self._usecase()
@@ -330,6 +355,16 @@ class _Verifier:
 
         # 3. issuer: the anchoring account, its municipality and admitted type match the document.
         problem = self._issuer_problem(issuer, onchain, usecase)
+        signed = ""
+        if problem is None and self.other_proofs:
+            try:
+                signed = self._signature(issuer)
+            except LedgerUnavailableError as err:
+                self._set("issuer", None, f"Das Ledger ist gerade nicht erreichbar ({err}).")
+                self.details["unverifiable"] = UNVERIFIABLE_LEDGER_DOWN
+                return self._result(Status.UNVERIFIABLE, **common)
+            except InputError as err:
+                problem = f"Die Signatur (W3C Data Integrity) ist ungültig: {err}"
         if problem:
             self._set("issuer", False, problem)
             return self._result(Status.INVALID, **common)
@@ -338,11 +373,12 @@ class _Verifier:
                       f"Eingegangen bei {onchain.municipality_name} (AGS {onchain.ags}), zugelassen "
                       f"für „{usecase.title['de']}“; Schlüssel zum Eingangszeitpunkt gültig. Der "
                       f"Inhalt ist eine {usecase.declaration.title['de']}, keine Aussage der "
-                      "Behörde.")
+                      "Behörde." + signed)
         else:
             self._set("issuer", True,
                       f"Ausgestellt von {onchain.municipality_name} (AGS {onchain.ags}), zugelassen "
-                      f"für „{usecase.title['de']}“; Schlüssel zum Ausstellungszeitpunkt gültig.")
+                      f"für „{usecase.title['de']}“; Schlüssel zum Ausstellungszeitpunkt gültig."
+                      + signed)
 
         # 4. status
         if onchain.status is DocumentStatus.REVOKED:
@@ -362,9 +398,8 @@ class _Verifier:
         return self._result(status, schedule=sched, **common)
 
     def _usecase(self) -> UseCase:
-        status = self.doc.get("credentialStatus")
-        usecase_id = status.get("usecase") if isinstance(status, Mapping) else None
-        if not isinstance(usecase_id, str) or self.usecases is None:
+        usecase_id = usecase_id_of(self.doc)
+        if usecase_id is None or self.usecases is None:
             raise InputError("Die Dokumentart (credentialStatus.usecase) fehlt")
         try:
             usecase = self.usecases.get(usecase_id)
@@ -435,6 +470,41 @@ class _Verifier:
             return (f"Der Schlüssel des Ausstellers gilt seit {de_unix(since)} als kompromittiert; "
                     f"dieses Dokument wurde danach ({de_unix(onchain.anchored_at)}) verankert.")
         return None
+
+    def _signature(self, issuer: Mapping[str, Any]) -> str:
+        """Checks the proof set's Data Integrity proof against a key the ledger registered for
+        the issuing municipality, usable when the proof was made; the text for the issuer check.
+        InputError says what is wrong."""
+        if len(self.other_proofs) != 1:
+            raise InputError("neben dem govchain-Nachweis ist genau ein weiterer Nachweis "
+                             f"erlaubt, hier {len(self.other_proofs)}")
+        proof = self.other_proofs[0]
+        if not isinstance(proof, Mapping):
+            raise InputError("der Nachweis ist kein JSON-Objekt")
+        if self.details.get("hiddenFields"):
+            raise InputError("sie deckt das vollständige Dokument; bei verborgenen Feldern gilt "
+                             "nur der govchain-Nachweis (die Signatur hätte entfernt werden müssen)")
+        if self.jsonld_loader is None:
+            raise InputError("diese Prüfstelle kennt die JSON-LD-Kontexte nicht")
+        did_url, key_id = key_id_of_method(str(proof.get("verificationMethod", "")))
+        issuer_id = issuer.get("id")
+        if did_url != issuer_id or ags_of_did(did_url) != issuer.get("ags"):
+            raise InputError(f"der Schlüssel gehört zu {did_url!r}, nicht zum Aussteller "
+                             f"{issuer_id!r}")
+        key = self.ledger.signing_key(key_id)
+        if key.ags != issuer.get("ags"):
+            raise InputError("der Schlüssel ist im Register nicht für diese Kommune eingetragen"
+                             if key.ags else "der Schlüssel ist im Register unbekannt")
+        created = parse_time(str(proof.get("created", "")))
+        why = signing_key_usable_at(key, int(created.timestamp()))
+        if why:
+            raise InputError(why)
+        unsigned = {k: v for k, v in self.presented.items() if k != "proof"}
+        if not verify_proof(unsigned, proof, public_key_from_bytes(key.public_key),
+                            self.jsonld_loader):
+            raise InputError("sie passt nicht zum Inhalt oder nicht zum Schlüssel")
+        return (f" Signatur (W3C Data Integrity, ecdsa-rdfc-2019) vom {de(created)} mit einem "
+                "für diese Kommune im Register eingetragenen Schlüssel gültig.")
 
     def _validity(self, usecase: UseCase) -> tuple[Status, dict[str, Any] | None]:
         try:

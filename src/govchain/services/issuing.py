@@ -36,7 +36,7 @@ from govchain.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from govchain.services import audit
+from govchain.services import audit, credentials
 from govchain.services.audit import AuditAction
 from govchain.services.people import Actor, require_role
 from govchain.services.signers import issuer_address, issuer_signer, registry_view
@@ -129,16 +129,22 @@ def _validate_all(usecase: UseCase, requests: Sequence[IssueRequest]) -> None:
 
 
 def salt_documents(ctx: Context, ags: str, usecase: UseCase, requests: Sequence[IssueRequest],
-                   account: str | None = None) -> list[SaltedDocument]:
-    """The documents for already validated requests, salted, naming the issuing account."""
+                   account: str | None = None, *, uow: UnitOfWork | None = None
+                   ) -> list[SaltedDocument]:
+    """The documents for already validated requests, salted, naming the issuing account and
+    the municipality's DID; with a unit of work each also gets its status list positions
+    (documents anchored without records, as by the demo, have none)."""
     signer_address = issuer_address(ctx, ags, account)
     municipality = registry_view(ctx).municipality(ags)
     issuer = IssuerRef(name=municipality.name, ags=ags, account=signer_address,
                        chain_id=ctx.deployment.chain_id,
-                       registry=ctx.deployment.document_registry)
+                       registry=ctx.deployment.document_registry,
+                       did=credentials.did_of(ctx, ags))
+    status = (credentials.status_entries(ctx, uow, ags, len(requests)) if uow is not None
+              else [[] for _ in requests])
     issued_at = now()
     salted = []
-    for req in requests:
+    for req, entries in zip(requests, status, strict=True):
         valid_from = req.valid_from or issued_at
         valid_until = req.valid_until
         if valid_until is None and usecase.default_validity is not None:
@@ -149,7 +155,7 @@ def salt_documents(ctx: Context, ags: str, usecase: UseCase, requests: Sequence[
         salted.append(salt_document(new_document(
             credential_type=usecase.credential_type, usecase_id=usecase.id,
             subject=req.subject, issuer=issuer, valid_from=valid_from, valid_until=valid_until,
-            evidence=evidence)))
+            evidence=evidence, context_url=ctx.context_url, status_entries=entries)))
     return salted
 
 
@@ -164,7 +170,7 @@ def accept_documents(ctx: Context, uow: UnitOfWork, ags: str, usecase_id: str,
     usecase = ctx.usecases.get(usecase_id)
     require_admitted(ctx, ags, usecase)
     _validate_all(usecase, requests)
-    salted = salt_documents(ctx, ags, usecase, requests, account)
+    salted = salt_documents(ctx, ags, usecase, requests, account, uow=uow)
     records = uow.documents.add_pending_many(
         [(s, r.landlord_code) for s, r in zip(salted, requests, strict=True)],
         created_by=created_by)
@@ -242,7 +248,7 @@ def accept_valid(ctx: Context, uow: UnitOfWork, ags: str, usecase_id: str,
     # one slice at a time, not of thousands of documents, and its memory stays flat.
     for start in range(0, len(good), ACCEPT_SLICE):
         part = good[start:start + ACCEPT_SLICE]
-        salted = salt_documents(ctx, ags, usecase, [r for _, r in part])
+        salted = salt_documents(ctx, ags, usecase, [r for _, r in part], uow=uow)
         uow.documents.add_pending_many([(s, None) for s in salted], created_by=created_by)
         ids = [s.document["id"] for s in salted]
         uow.status_events.add_many(ids, "issued", actor=created_by)

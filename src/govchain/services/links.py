@@ -13,6 +13,7 @@ from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
 from govchain.adapters.db.repositories import DocumentRecord
 from govchain.domain.disclosure import disclose
+from govchain.domain.documents import usecase_id_of
 from govchain.domain.hashing import canonical_json
 from govchain.domain.security import (
     link_lookup,
@@ -56,9 +57,8 @@ def disclose_document(usecases: UseCaseRegistry, document: Mapping[str, Any], hi
                       ) -> dict[str, Any]:
     """`document` with the `hide` fields hidden, refusing the fields its use case never lets a
     holder hide (usecase.json ``neverHidden``: without them a verifier cannot answer)."""
-    status = document.get("credentialStatus")
-    usecase_id = status.get("usecase") if isinstance(status, Mapping) else None
-    if not isinstance(usecase_id, str):
+    usecase_id = usecase_id_of(document)
+    if usecase_id is None:
         raise InputError("Die Dokumentart (credentialStatus.usecase) fehlt")
     return disclose(document, hide, protected=usecases.get(usecase_id).protected_fields)
 

@@ -11,8 +11,10 @@ from eth_account.signers.local import LocalAccount
 
 from govchain.adapters.chain.base import ChainFeatureUnsupportedError
 from govchain.adapters.context import REGISTRAR_LABEL, Context, issuer_label
+from govchain.adapters.keys import SigningKeyInfo
 from govchain.adapters.ledger import Ledger, TxResult, save_deployment
-from govchain.domain.ledger_view import Deployment
+from govchain.domain.data_integrity import public_key_from_bytes, public_key_multibase
+from govchain.domain.ledger_view import Deployment, SigningKey
 from govchain.domain.text import check_shown_text
 from govchain.errors import (
     InputError,
@@ -45,6 +47,10 @@ def registrar_account(ctx: Context) -> LocalAccount:
     return ctx.keys.unlock(found[0].address)
 
 
+def signing_label(ags: str) -> str:
+    return f"signing:{ags}"
+
+
 def _doc_types(ctx: Context, usecase_ids: Sequence[str]) -> list[bytes]:
     return [ctx.usecases.get(u).doc_type for u in usecase_ids]
 
@@ -65,6 +71,7 @@ def admit_municipality(ctx: Context, ags: str, name: str, usecase_ids: Sequence[
     registrar = registrar_account(ctx)
     addresses = [_new_issuer_key(ctx, ags) for _ in range(accounts)]
     ctx.ledger.admit_municipality(registrar, ags, name.strip(), addresses, types)
+    add_signing_key(ctx, ags)
     return addresses
 
 
@@ -89,6 +96,41 @@ def add_issuer_account(ctx: Context, ags: str) -> str:
 
 def retire_account(ctx: Context, account: str) -> TxResult:
     return ctx.ledger.retire_account(registrar_account(ctx), account)
+
+
+def add_signing_key(ctx: Context, ags: str) -> SigningKeyInfo:
+    """A new credential-signing key (P-256) for the municipality, kept encrypted in this
+    service's keystore and registered on the ledger: admission, and key rotation step one."""
+    info = ctx.keys.create_signing_key(signing_label(ags))
+    ctx.ledger.add_signing_key(registrar_account(ctx), ags, info.public_key)
+    return info
+
+
+def retire_signing_key(ctx: Context, key_id: bytes) -> TxResult:
+    return ctx.ledger.retire_signing_key(registrar_account(ctx), key_id)
+
+
+def mark_signing_key_compromised(ctx: Context, key_id: bytes, since: datetime) -> TxResult:
+    if not compromise_time_fits(since):
+        raise InputError(f"Der Zeitpunkt {since.isoformat()} liegt außerhalb des zulässigen "
+                         "Bereichs (ab 1970)")
+    return ctx.ledger.mark_signing_key_compromised(registrar_account(ctx), key_id,
+                                                   int(since.timestamp()))
+
+
+def signing_key_multibase(key: SigningKey) -> str | None:
+    """A ledger signing key's Multikey form (None for an unknown id)."""
+    if not key.public_key:
+        return None
+    return public_key_multibase(public_key_from_bytes(key.public_key))
+
+
+def parse_key_id(text: str) -> bytes:
+    """A signing key's ledger id from its hex form (with or without 0x) or its DID URL."""
+    raw = text.rsplit("#key-", 1)[-1].removeprefix("0x").lower()
+    if len(raw) != 64 or any(c not in "0123456789abcdef" for c in raw):
+        raise InputError(f"Keine Schlüssel-ID: {text!r} (64 Hexziffern erwartet)")
+    return bytes.fromhex(raw)
 
 
 def compromise_time_fits(since: datetime) -> bool:

@@ -10,7 +10,7 @@ from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
 from govchain.adapters.db.repositories import DocumentRecord
 from govchain.adapters.ledger import TxResult
-from govchain.domain.documents import parse_proof
+from govchain.domain.documents import parse_proof, split_proof_set
 from govchain.domain.verification import REASONS
 from govchain.errors import (
     InputError,
@@ -50,6 +50,7 @@ def parse_reason(reason: str | int | None, *, known_only: bool = False) -> int:
 def change_status(ctx: Context, document: Mapping[str, Any], action: Action,
                   reason: str | int | None = None, account: str | None = None) -> TxResult:
     """Revokes, suspends or reinstates one document of a batch, signed by its municipality."""
+    document, _ = split_proof_set(document)
     proof = parse_proof(document)
     issuer = document.get("issuer")
     if not isinstance(issuer, Mapping) or not isinstance(issuer.get("ags"), str):

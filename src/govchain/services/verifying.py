@@ -18,6 +18,7 @@ from govchain.errors import (
     LedgerUnavailableError,
     RecordNotFoundError,
 )
+from govchain.services import credentials
 from govchain.services.people import Actor, require_role
 
 
@@ -28,7 +29,8 @@ def verify(ctx: Context, document: Mapping[str, Any], at: datetime | str | None 
         reader = ctx.reader
     except LedgerUnavailableError as err:
         return unverifiable(document, str(err), when)
-    return verify_document(document, ledger=reader, usecases=ctx.usecases, at=when)
+    return verify_document(document, ledger=reader, usecases=ctx.usecases, at=when,
+                           jsonld_loader=credentials.document_loader(ctx))
 
 
 def lookup_code(ctx: Context, uow: UnitOfWork, actor: Actor, code: str

@@ -147,6 +147,7 @@ class Document(Base):
         sa.Index("ix_documents_target_hash", "target_hash"),
         sa.Index("ix_documents_queue", "state", "account", "batch_id", "created_at"),
         sa.Index("ix_documents_batch", "batch_id"),
+        sa.Index("ix_documents_leaf", "leaf"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(DOCUMENT_ID), primary_key=True)
@@ -172,6 +173,25 @@ class Document(Base):
     # The issuer account named in the document: the anchoring worker's queue key.
     account: Mapped[str | None] = mapped_column(sa.String(42))
     batch_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("batches.id"))
+    # Its place in the municipality's Bitstring Status Lists (domain.status_lists) and its
+    # ledger leaf (keccak(0x00 ‖ targetHash), what status events name), for setting the bits;
+    # NULL for documents issued before status lists.
+    status_list: Mapped[int | None] = mapped_column(sa.Integer)
+    status_index: Mapped[int | None] = mapped_column(sa.Integer)
+    leaf: Mapped[str | None] = mapped_column(sa.String(HEX32))
+    # The Data Integrity proof (ecdsa-rdfc-2019), made when the credential is first asked for
+    di_proof: Mapped[dict[str, Any] | None]
+
+
+class StatusListCounter(Base):
+    """Per municipality: how many status list positions it has handed out, and the key of the
+    permutation that turns that count into a position (domain.status_lists.position)."""
+
+    __tablename__ = "status_list_counters"
+
+    ags: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    permutation_key: Mapped[str] = mapped_column(sa.String(64))
+    allocated: Mapped[int] = mapped_column(sa.BigInteger)
 
 
 BatchState = Literal["sending", "anchored", "failed"]

@@ -20,6 +20,7 @@ from govchain import services
 from govchain.adapters.context import Context
 from govchain.domain import schedule
 from govchain.domain.disclosure import disclose
+from govchain.domain.documents import usecase_id_of
 from govchain.domain.pointers import iter_leaves, parse_pointer
 from govchain.domain.timefmt import BERLIN, de, now, parse_time
 from govchain.domain.verification import Status, VerificationResult
@@ -228,7 +229,7 @@ class Demo:
         return e
 
     def _windows(self, doc: dict[str, Any]) -> Any:
-        uc = self.ctx.usecases.get(doc["credentialStatus"]["usecase"])
+        uc = self.ctx.usecases.get(usecase_id_of(doc) or "")
         assert uc.schedule_pointer is not None
         return schedule.windows_from_subject(doc["credentialSubject"], uc.schedule_pointer)
 
@@ -252,7 +253,7 @@ class Demo:
     def _tamper(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Changes the first highlighted field (e.g. the chip number) by one character."""
         forged = copy.deepcopy(doc)
-        uc = self.ctx.usecases.get(doc["credentialStatus"]["usecase"])
+        uc = self.ctx.usecases.get(usecase_id_of(doc) or "")
         pointers = list(uc.display.get("highlight", [])) + [
             p for p, _ in iter_leaves(doc["credentialSubject"])]
         for pointer in pointers:

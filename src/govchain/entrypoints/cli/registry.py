@@ -6,7 +6,7 @@ import click
 
 from govchain import services
 from govchain.adapters.context import Context
-from govchain.domain.timefmt import parse_time
+from govchain.domain.timefmt import de_unix, parse_time
 from govchain.entrypoints.cli.base import fail, handle_errors, main, pass_ctx, records
 from govchain.services.audit import AuditAction
 
@@ -105,6 +105,68 @@ def registry_compromise(ctx: Context, account: str, since: str) -> None:
         services.mark_compromised(ctx, account, parse_time(since))
         audit(account)
     click.echo(f"{account} kompromittiert seit {since}")
+
+
+@registry.group("signing-key")
+def signing_key() -> None:
+    """Signaturschlüssel der Kommunen (P-256) für W3C-Nachweise: im Ledger eingetragen."""
+
+
+@signing_key.command("add")
+@click.argument("ags")
+@pass_ctx
+@handle_errors
+def signing_key_add(ctx: Context, ags: str) -> None:
+    """Erzeugt einen neuen Signaturschlüssel der Kommune und trägt ihn im Ledger ein
+    (Schlüsselwechsel, Schritt 1; neue Nachweise werden mit ihm signiert)."""
+    with records(ctx, AuditAction.REGISTRY_ADD_SIGNING_KEY) as (_, audit):
+        info = services.add_signing_key(ctx, ags)
+        audit(info.key_id.hex())
+    click.echo(f"Signaturschlüssel {info.key_id.hex()} für {ags} eingetragen")
+
+
+@signing_key.command("list")
+@click.argument("ags")
+@pass_ctx
+@handle_errors
+def signing_key_list(ctx: Context, ags: str) -> None:
+    """Zeigt die im Ledger eingetragenen Signaturschlüssel der Kommune."""
+    for key in ctx.ledger.signing_keys_of(ags):
+        flags = []
+        if key.retired_at:
+            flags.append(f"stillgelegt {de_unix(key.retired_at)}")
+        if key.compromised_since:
+            flags.append(f"kompromittiert seit {de_unix(key.compromised_since)}")
+        held = "hier vorhanden" if ctx.keys.has_signing_key(key.key_id) else "nicht hier"
+        click.echo(f"{key.key_id.hex()}  seit {de_unix(key.added_at)}  {held}"
+                   + ("  " + ", ".join(flags) if flags else ""))
+
+
+@signing_key.command("retire")
+@click.argument("key_id")
+@pass_ctx
+@handle_errors
+def signing_key_retire(ctx: Context, key_id: str) -> None:
+    """Legt einen Signaturschlüssel still; zuvor erstellte Signaturen bleiben gültig."""
+    with records(ctx, AuditAction.REGISTRY_RETIRE_SIGNING_KEY) as (_, audit):
+        services.retire_signing_key(ctx, services.parse_key_id(key_id))
+        audit(key_id)
+    click.echo(f"Signaturschlüssel {key_id} stillgelegt")
+
+
+@signing_key.command("compromise")
+@click.argument("key_id")
+@click.option("--since", required=True, help="Seit wann kompromittiert (ISO 8601).")
+@pass_ctx
+@handle_errors
+def signing_key_compromise(ctx: Context, key_id: str, since: str) -> None:
+    """Meldet einen Signaturschlüssel als kompromittiert: Signaturen ab diesem Zeitpunkt sind
+    ungültig, und das DID-Dokument nennt ihn nicht mehr."""
+    with records(ctx, AuditAction.REGISTRY_COMPROMISE_SIGNING_KEY) as (_, audit):
+        services.mark_signing_key_compromised(ctx, services.parse_key_id(key_id),
+                                              parse_time(since))
+        audit(key_id)
+    click.echo(f"Signaturschlüssel {key_id} kompromittiert seit {since}")
 
 
 @registry.command("show")

@@ -28,6 +28,7 @@ from govchain.adapters.db.repositories._base import (
 from govchain.adapters.db.repositories.batches import _issued_from_batch
 from govchain.domain.documents import SaltedDocument, facts_of
 from govchain.domain.hashing import from_hex32, to_hex
+from govchain.domain.merkle import leaf_of
 from govchain.domain.pointers import iter_leaves
 from govchain.domain.timefmt import now
 from govchain.domain.vocabulary import LEDGER_STATUSES, DocumentState, LedgerStatus
@@ -119,6 +120,10 @@ def _pending_row(salted: SaltedDocument, created_by: int | None, landlord_code: 
         "valid_until": (_parse_document_time(valid_until, "validUntil")
                         if valid_until is not None else None),
         "account": str(facts.account) if facts.account else None, "batch_id": None,
+        "status_list": facts.status_position[0] if facts.status_position else None,
+        "status_index": facts.status_position[1] if facts.status_position else None,
+        "leaf": to_hex(leaf_of(salted.target_hash)) if facts.status_position else None,
+        "di_proof": None,
     }
 
 
@@ -290,3 +295,29 @@ class DocumentRepository(_Repository):
         row.ledger_status = status
         self._flush()
         return _document(row)
+
+    # -- open standards: the Data Integrity proof and the status list positions -------------
+
+    def di_proof_of(self, document_id: str) -> dict[str, Any] | None:
+        return self._session.scalar(sa.select(Document.di_proof)
+                                    .where(Document.id == document_id))
+
+    def set_di_proof(self, document_id: str, proof: Mapping[str, Any]) -> None:
+        """Keeps the document's Data Integrity proof (made once, when first asked for)."""
+        self._session.execute(sa.update(Document).where(Document.id == document_id)
+                              .values(di_proof=dict(proof)))
+        self._flush()
+
+    def status_positions(self, ags: str, list_no: int, leaves: Sequence[bytes]
+                         ) -> dict[bytes, int]:
+        """The positions in status list `list_no` of `ags` of the documents with these ledger
+        leaves (those of other municipalities and lists are not in the answer)."""
+        found: dict[bytes, int] = {}
+        for chunk in _chunks([to_hex(bytes(x)) for x in leaves], 1000):
+            rows = self._session.execute(
+                sa.select(Document.leaf, Document.status_index)
+                .where(Document.ags == ags, Document.status_list == list_no,
+                       Document.leaf.in_(chunk)))
+            for leaf, index in rows:
+                found[from_hex32(leaf)] = int(index)
+        return found

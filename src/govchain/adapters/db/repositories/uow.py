@@ -20,6 +20,7 @@ from govchain.adapters.db.repositories.documents import DocumentRepository
 from govchain.adapters.db.repositories.links import LinkRepository
 from govchain.adapters.db.repositories.logs import AuditRepository, VerificationLogRepository
 from govchain.adapters.db.repositories.status_events import StatusEventRepository
+from govchain.adapters.db.repositories.status_lists import StatusListRepository
 from govchain.errors import StorageError
 
 
@@ -44,6 +45,7 @@ class UnitOfWork:
     audit: AuditRepository
     verification_log: VerificationLogRepository
     revoked_tokens: RevokedTokenRepository
+    status_lists: StatusListRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -58,6 +60,7 @@ class UnitOfWork:
         self.api_keys = ApiKeyRepository(session)
         self.documents = DocumentRepository(session)
         self.batches = BatchRepository(session)
+        self.status_lists = StatusListRepository(session)
         self.status_events = StatusEventRepository(session)
         self.links = LinkRepository(session)
         self.audit = AuditRepository(session)

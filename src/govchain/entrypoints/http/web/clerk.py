@@ -32,7 +32,7 @@ from govchain.entrypoints.http.web.rendering import (
 )
 from govchain.entrypoints.http.web.session import CheckedForm, WebClerk, WebPeople
 from govchain.errors import InputError, RecordNotFoundError
-from govchain.services import queries
+from govchain.services import credentials, queries
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -198,6 +198,19 @@ def download_json(request: Request, document_id: str, uow: UoWDep, actor: WebPeo
     body = json.dumps(record.document, ensure_ascii=False, indent=2).encode("utf-8")
     return finish(request, Response(body, media_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="{_file_name(record)}.json"'}),
+        PRIVATE_HEADERS)
+
+
+@router.get("/documents/{document_id}/vc")
+def download_vc(request: Request, document_id: str, ctx: ContextDep, uow: UoWDep,
+                actor: WebPeople) -> Response:
+    """The document as a W3C VC 2.0 with its Data Integrity proof (made when first asked for)."""
+    record = services.get_document_for(uow, actor, document_id)
+    vc = credentials.credential_for(ctx, uow, record)
+    uow.commit()
+    body = json.dumps(vc, ensure_ascii=False, indent=2).encode("utf-8")
+    return finish(request, Response(body, media_type="application/vc+ld+json", headers={
+        "Content-Disposition": f'attachment; filename="{_file_name(record)}.vc.json"'}),
         PRIVATE_HEADERS)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from govchain.domain.documents import usecase_id_of
 from govchain.domain.pointers import escape_token, is_within
 from govchain.domain.usecases import UseCase, UseCaseRegistry
 from govchain.domain.usecases.schema import resolve_schema
@@ -70,8 +71,7 @@ def hidden_text(result: VerificationResult, t: Translator) -> str | None:
 def usecase_of(document: Mapping[str, Any] | None, usecases: UseCaseRegistry,
                usecase_id: str | None = None) -> UseCase | None:
     if usecase_id is None and document is not None:
-        status = document.get("credentialStatus")
-        usecase_id = status.get("usecase") if isinstance(status, Mapping) else None
+        usecase_id = usecase_id_of(document)
     if isinstance(usecase_id, str) and usecase_id in usecases:
         return usecases.get(usecase_id)
     return None

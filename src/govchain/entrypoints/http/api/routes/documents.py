@@ -6,10 +6,11 @@ commit, and write the audit log.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from govchain import services
 from govchain.adapters.db import UnitOfWork
@@ -44,6 +45,8 @@ from govchain.entrypoints.http.deps import (
     user_for_token,
 )
 from govchain.entrypoints.http.routing import StrictJsonRoute
+from govchain.errors import ConflictError
+from govchain.services import credentials
 
 router = APIRouter(prefix="/documents", tags=["documents"], route_class=StrictJsonRoute)
 
@@ -151,6 +154,26 @@ def get_document(document_id: str, uow: UoWDep, actor: CurrentActor) -> Document
     events = [EventOut.of(e) for e in uow.status_events.for_document(record.id)]
     return DocumentDetail(**DocumentSummary.of(record).model_dump(), document=record.document,
                           events=events)
+
+
+@router.get("/{document_id}/credential",
+            responses={**_AUTH, **_NOT_FOUND,
+                       200: {"content": {"application/vc+ld+json": {}}},
+                       409: {"description": "Noch nicht verankert, vor den offenen Standards "
+                                            "ausgestellt, oder kein Signaturschlüssel"}})
+def credential(document_id: str, ctx: ContextDep, uow: UoWDep, actor: CurrentActor,
+               format: Annotated[Literal["vc", "govchain"], Query()] = "vc") -> JSONResponse:
+    """The issued document: `vc` as a W3C VC 2.0 with a proof set (govchain's Merkle proof and
+    a Data Integrity proof, ecdsa-rdfc-2019, signed by the municipality when first asked for),
+    `govchain` as govchain's own document."""
+    record = services.get_document_for(uow, actor, document_id)
+    if format == "govchain":
+        if record.document is None:
+            raise ConflictError("Das Dokument ist noch nicht verankert")
+        return JSONResponse(record.document, media_type="application/json")
+    vc = credentials.credential_for(ctx, uow, record)
+    uow.commit()
+    return JSONResponse(vc, media_type="application/vc+ld+json")
 
 
 def _change_status(document_id: str, action: services.Action, reason: str | int | None,

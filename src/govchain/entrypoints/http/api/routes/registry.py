@@ -146,3 +146,68 @@ def compromise(address: AddressPath, body: CompromiseIn, ctx: ContextDep, uow: U
     audit(uow, request, user.id, AuditAction.REGISTRY_COMPROMISE, address)
     uow.commit()
     return _account(ctx, address)
+
+
+# -- credential-signing keys (P-256, for the W3C VC's Data Integrity proofs) -----------------
+
+KeyIdPath = Annotated[str, Path(pattern=r"^(0x)?[0-9a-fA-F]{64}$",
+                                description="Schlüssel-ID im Ledger (keccak256, hex)")]
+
+
+class SigningKeyOut(BaseModel):
+    keyId: str
+    ags: str
+    state: str
+    addedAt: int
+    retiredAt: int | None
+    compromisedSince: int | None
+    publicKeyMultibase: str | None
+
+
+def _signing_key(ctx: ContextDep, key_id: bytes) -> SigningKeyOut:
+    key = ctx.ledger.signing_key(key_id)
+    return SigningKeyOut(keyId=key_id.hex(), ags=key.ags, state=key.state.name.lower(),
+                         addedAt=key.added_at, retiredAt=key.retired_at or None,
+                         compromisedSince=key.compromised_since or None,
+                         publicKeyMultibase=services.signing_key_multibase(key))
+
+
+@router.get("/municipalities/{ags}/signing-keys")
+def signing_keys(ags: AgsPath, ctx: ContextDep, user: CurrentRegistrar) -> list[SigningKeyOut]:
+    """Every signing key the ledger lists for the municipality, in the order added."""
+    return [_signing_key(ctx, k.key_id) for k in ctx.ledger.signing_keys_of(ags)]
+
+
+@router.post("/municipalities/{ags}/signing-keys", status_code=status.HTTP_201_CREATED)
+def add_signing_key(ags: AgsPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
+                    request: Request) -> SigningKeyOut:
+    """Key rotation for credentials: a new signing key, made and kept (encrypted) by this service
+    and registered on the ledger; new proofs are signed with it."""
+    info = services.add_signing_key(ctx, ags)
+    audit(uow, request, user.id, AuditAction.REGISTRY_ADD_SIGNING_KEY, info.key_id.hex())
+    uow.commit()
+    return _signing_key(ctx, info.key_id)
+
+
+@router.post("/signing-keys/{key_id}/retire")
+def retire_signing_key(key_id: KeyIdPath, ctx: ContextDep, uow: UoWDep, user: CurrentRegistrar,
+                       request: Request) -> SigningKeyOut:
+    """No new proofs with this key; those made before stay valid."""
+    raw = services.parse_key_id(key_id)
+    services.retire_signing_key(ctx, raw)
+    audit(uow, request, user.id, AuditAction.REGISTRY_RETIRE_SIGNING_KEY, raw.hex())
+    uow.commit()
+    return _signing_key(ctx, raw)
+
+
+@router.post("/signing-keys/{key_id}/compromise")
+def compromise_signing_key(key_id: KeyIdPath, body: CompromiseIn, ctx: ContextDep,
+                           uow: UoWDep, user: CurrentRegistrar,
+                           request: Request) -> SigningKeyOut:
+    """Marks a signing key compromised since a time: proofs it made from then on fail, and the
+    municipality's DID document no longer lists it."""
+    raw = services.parse_key_id(key_id)
+    services.mark_signing_key_compromised(ctx, raw, body.since)
+    audit(uow, request, user.id, AuditAction.REGISTRY_COMPROMISE_SIGNING_KEY, raw.hex())
+    uow.commit()
+    return _signing_key(ctx, raw)
