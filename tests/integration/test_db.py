@@ -806,3 +806,36 @@ def test_many_documents_are_stored_at_once_and_a_duplicate_refuses_them_all(engi
         uow.documents.add_pending_many([(d, None) for d in [*fresh, docs[3]]], created_by=None)
     with UnitOfWork(engine) as uow:
         assert all(uow.documents.get(d.document["id"]) is None for d in fresh)
+
+
+def test_status_list_positions_are_never_handed_out_twice(engine: Engine) -> None:
+    """Counters of a municipality from many concurrent transactions (and, on PostgreSQL, from
+    a process that starts anew with an empty pool) are all distinct; a rolled-back issuance on
+    SQLite gives its counters back, on PostgreSQL leaves them unused — never used twice."""
+    from govchain.adapters.db.repositories import status_lists as positions
+    ags = f"9{secrets.randbelow(10**7):07d}"
+    taken: list[int] = []
+    keys: set[bytes] = set()
+    lock = threading.Lock()
+
+    def issue(count: int, commit: bool = True) -> None:
+        with UnitOfWork(engine) as uow:
+            key, counters = uow.status_lists.reserve(ags, count)
+            if commit:
+                uow.commit()
+                with lock:
+                    taken.extend(counters)
+                    keys.add(key)
+
+    threads = [threading.Thread(target=issue, args=(n,)) for n in (1, 7, 300, 1, 50) * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    issue(5, commit=False)
+    positions._pool.clear()  # as a new process would start
+    issue(600)
+    assert len(taken) == len(set(taken)) == 4 * 359 + 600
+    assert len(keys) == 1
+    with UnitOfWork(engine) as uow:
+        assert uow.status_lists.allocated(ags) >= max(taken) + 1

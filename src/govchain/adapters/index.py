@@ -98,6 +98,7 @@ class StatusIndex:
         # changes (what a status list credential is made from, and when it must be remade)
         self._changed: dict[str, dict[bytes, DocumentStatus]] = {}
         self._versions: dict[str, int] = {}
+        self._key_versions: dict[str, int] = {}  # signing key events per municipality
         self._lock = threading.Lock()
         self._handlers = self._event_handlers()
 
@@ -200,6 +201,12 @@ class StatusIndex:
     def _on_AccountCompromised(self, args: Any, block: int) -> None:
         self._accounts[str(args["account"]).lower()].compromised_since = int(args["since"])
 
+    def _key_changed(self, args: Any, block: int) -> None:
+        ags = ags_from_bytes(bytes(args["ags"]))
+        self._key_versions[ags] = self._key_versions.get(ags, 0) + 1
+
+    _on_SigningKeyAdded = _on_SigningKeyRetired = _on_SigningKeyCompromised = _key_changed
+
     # -- DocumentRegistry events --
 
     def _on_RootAnchored(self, args: Any, block: int) -> None:
@@ -230,11 +237,13 @@ class StatusIndex:
 
     # -- answering --
 
-    def status_changes(self, ags: str) -> tuple[int, dict[bytes, DocumentStatus]]:
-        """(how many status changes `ags` has had, its documents' leaves that are revoked or
-        suspended now): what its status lists show."""
+    def status_changes(self, ags: str) -> tuple[tuple[int, int], dict[bytes, DocumentStatus]]:
+        """((how many status changes and signing-key events `ags` has had), its documents'
+        leaves that are revoked or suspended now): what its status lists show, and a version
+        that changes whenever a list of it must be made or signed anew."""
         with self._lock:
-            return self._versions.get(ags, 0), dict(self._changed.get(ags, {}))
+            return ((self._versions.get(ags, 0), self._key_versions.get(ags, 0)),
+                    dict(self._changed.get(ags, {})))
 
     def municipality(self, ags: str) -> Municipality:
         """What IssuerRegistry.municipality, accountsOf and docTypesOf return, as of `block`."""

@@ -113,14 +113,12 @@ def current_signer(ctx: Context, ags: str) -> Signer:
 
 def status_entries(ctx: Context, uow: UnitOfWork, ags: str, count: int
                    ) -> list[list[dict[str, Any]]]:
-    """Reserves `count` positions of `ags` (in the caller's transaction) and returns each one's
-    two BitstringStatusListEntry items."""
-    key, first = uow.status_lists.reserve(ags, count)
-    out = []
-    for n in range(first, first + count):
-        list_no, index = status_lists.position(key, ags, n)
-        out.append(status_lists.entries(ctx.base_url, ags, list_no, index))
-    return out
+    """Reserves `count` positions of `ags` (adapters.db.repositories.status_lists: without
+    waiting on other issuing transactions) and returns each one's two BitstringStatusListEntry
+    items. Call it before the unit of work writes anything (SQLite: one writer)."""
+    key, counters = uow.status_lists.reserve(ags, count)
+    return [status_lists.entries(ctx.base_url, ags, list_no, index)
+            for list_no, index in status_lists.positions(key, ags, counters)]
 
 
 # -- the VC with a Data Integrity proof -----------------------------------------------------
@@ -164,12 +162,13 @@ class StatusListBody:
     valid_until: datetime
 
 
-# (base URL, AGS, purpose, list number) → ((ledger version of the AGS, key id), credential)
-_cache: dict[tuple[str, str, str, int], tuple[tuple[int, bytes], StatusListBody]] = {}
+# (base URL, AGS, purpose, list number) → (the AGS's version in the status index, credential)
+_cache: dict[tuple[str, str, str, int], tuple[tuple[int, int], StatusListBody]] = {}
 _cache_lock = threading.Lock()
 
 
-def _status_changes(ctx: Context, ags: str) -> tuple[int, dict[bytes, DocumentStatus]]:
+def _status_changes(ctx: Context, ags: str
+                    ) -> tuple[tuple[int, int], dict[bytes, DocumentStatus]]:
     indexed = ctx.indexed if ctx.indexed is not None else ctx.use_index()
     indexed.index.sync()  # LedgerUnavailableError rather than a list behind the chain
     return indexed.index.status_changes(ags)
@@ -179,20 +178,20 @@ def status_list_credential(ctx: Context, uow: UnitOfWork, ags: str, list_name: s
                            ) -> StatusListBody:
     """The signed BitstringStatusListCredential `list_name` (e.g. ``revocation-0``) of `ags`:
     a bit set for each document of the list the ledger's status index says is revoked
-    (resp. suspended). Made anew when the ledger changed for the municipality, when the signing
-    key changed, or when less than STATUS_LIST_RENEW of its validity is left."""
+    (resp. suspended). Made anew when a status or a signing key of the municipality changed on
+    the ledger, or when less than STATUS_LIST_RENEW of its validity is left."""
     purpose, list_no = status_lists.parse_list_id(list_name)
     if list_no * status_lists.LIST_SIZE >= uow.status_lists.allocated(ags):
         raise RecordNotFoundError(f"Keine Statusliste {list_name} der Kommune {ags}")
     version, changes = _status_changes(ctx, ags)
-    signer = current_signer(ctx, ags)
     cache_key = (ctx.base_url, ags, purpose, list_no)
     at = now()
     with _cache_lock:
         cached = _cache.get(cache_key)
-    if (cached is not None and cached[0] == (version, signer.key.key_id)
+    if (cached is not None and cached[0] == version
             and cached[1].valid_until - at > STATUS_LIST_RENEW):
         return cached[1]
+    signer = current_signer(ctx, ags)
     wanted = DocumentStatus.REVOKED if purpose == "revocation" else DocumentStatus.SUSPENDED
     leaves = [leaf for leaf, status in changes.items() if status is wanted]
     positions = uow.documents.status_positions(ags, list_no, leaves)
@@ -220,7 +219,7 @@ def status_list_credential(ctx: Context, uow: UnitOfWork, ags: str, list_name: s
     result = StatusListBody(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
                             valid_until)
     with _cache_lock:
-        _cache[cache_key] = ((version, signer.key.key_id), result)
+        _cache[cache_key] = (version, result)
     return result
 
 

@@ -129,19 +129,20 @@ def _validate_all(usecase: UseCase, requests: Sequence[IssueRequest]) -> None:
 
 
 def salt_documents(ctx: Context, ags: str, usecase: UseCase, requests: Sequence[IssueRequest],
-                   account: str | None = None, *, uow: UnitOfWork | None = None
+                   account: str | None = None, *,
+                   status: Sequence[Sequence[Mapping[str, Any]]] | None = None
                    ) -> list[SaltedDocument]:
     """The documents for already validated requests, salted, naming the issuing account and
-    the municipality's DID; with a unit of work each also gets its status list positions
-    (documents anchored without records, as by the demo, have none)."""
+    the municipality's DID, each with its status list entries if given (`status`, one list per
+    request; documents anchored without records, as by the demo, have none)."""
     signer_address = issuer_address(ctx, ags, account)
     municipality = registry_view(ctx).municipality(ags)
     issuer = IssuerRef(name=municipality.name, ags=ags, account=signer_address,
                        chain_id=ctx.deployment.chain_id,
                        registry=ctx.deployment.document_registry,
                        did=credentials.did_of(ctx, ags))
-    status = (credentials.status_entries(ctx, uow, ags, len(requests)) if uow is not None
-              else [[] for _ in requests])
+    if status is None:
+        status = [[] for _ in requests]
     issued_at = now()
     salted = []
     for req, entries in zip(requests, status, strict=True):
@@ -170,7 +171,8 @@ def accept_documents(ctx: Context, uow: UnitOfWork, ags: str, usecase_id: str,
     usecase = ctx.usecases.get(usecase_id)
     require_admitted(ctx, ags, usecase)
     _validate_all(usecase, requests)
-    salted = salt_documents(ctx, ags, usecase, requests, account, uow=uow)
+    status = credentials.status_entries(ctx, uow, ags, len(requests))
+    salted = salt_documents(ctx, ags, usecase, requests, account, status=status)
     records = uow.documents.add_pending_many(
         [(s, r.landlord_code) for s, r in zip(salted, requests, strict=True)],
         created_by=created_by)
@@ -244,11 +246,13 @@ def accept_valid(ctx: Context, uow: UnitOfWork, ags: str, usecase_id: str,
         else:
             good.append((i, req))
     accepted: list[tuple[int, str]] = []
+    status = credentials.status_entries(ctx, uow, ags, len(good)) if good else []
     # In slices (one transaction all the same): a process holds the salted documents and rows of
     # one slice at a time, not of thousands of documents, and its memory stays flat.
     for start in range(0, len(good), ACCEPT_SLICE):
         part = good[start:start + ACCEPT_SLICE]
-        salted = salt_documents(ctx, ags, usecase, [r for _, r in part], uow=uow)
+        salted = salt_documents(ctx, ags, usecase, [r for _, r in part],
+                                status=status[start:start + ACCEPT_SLICE])
         uow.documents.add_pending_many([(s, None) for s in salted], created_by=created_by)
         ids = [s.document["id"] for s in salted]
         uow.status_events.add_many(ids, "issued", actor=created_by)
