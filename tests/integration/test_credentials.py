@@ -8,7 +8,6 @@ import copy
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ import sqlalchemy as sa
 
 from govchain import services
 from govchain.adapters.context import Context
-from govchain.adapters.db import UnitOfWork, make_engine, upgrade
+from govchain.adapters.db import UnitOfWork
 from govchain.domain import data_integrity, status_lists
 from govchain.domain.did import ags_of_did, key_id_of_method
 from govchain.domain.verification import CheckStatus, Status
@@ -37,14 +36,6 @@ def ctx(ledger_context: Context) -> Iterator[Context]:
                                      "wohnungsgeberbestaetigung"])
     yield ledger_context
     ledger_context.public_base_url = None
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'govchain.sqlite3'}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def issue(ctx: Context, engine: sa.Engine, usecase: str = "gefaehrlicher-hund", n: int = 1
@@ -169,10 +160,6 @@ def _bits(ctx: Context, engine: sa.Engine, purpose: str) -> tuple[bytes, dict[st
         credential
 
 
-def _bit(bits: bytes, index: int) -> bool:
-    return bool(bits[index // 8] & (0x80 >> (index % 8)))
-
-
 def test_status_lists_follow_the_ledger(ctx: Context, engine: sa.Engine) -> None:
     ids = issue(ctx, engine, n=3)
     with UnitOfWork(engine) as uow:
@@ -181,7 +168,7 @@ def test_status_lists_follow_the_ledger(ctx: Context, engine: sa.Engine) -> None
     assert len(set(positions)) == 3
     bits, credential = _bits(ctx, engine, "revocation")
     assert len(bits) * 8 == status_lists.LIST_SIZE
-    assert not any(_bit(bits, p) for p in positions)
+    assert not any(data_integrity.get_bit(bits, p) for p in positions)
     # signed by the municipality, checkable with its DID's key
     proof = credential.pop("proof")
     _, key_id = key_id_of_method(proof["verificationMethod"])
@@ -192,11 +179,11 @@ def test_status_lists_follow_the_ledger(ctx: Context, engine: sa.Engine) -> None
     services.change_status(ctx, docs[1], "suspend", 6)  # type: ignore[arg-type]
     revoked, _ = _bits(ctx, engine, "revocation")
     suspended, _ = _bits(ctx, engine, "suspension")
-    assert [_bit(revoked, p) for p in positions] == [True, False, False]
-    assert [_bit(suspended, p) for p in positions] == [False, True, False]
+    assert [data_integrity.get_bit(revoked, p) for p in positions] == [True, False, False]
+    assert [data_integrity.get_bit(suspended, p) for p in positions] == [False, True, False]
     services.change_status(ctx, docs[1], "reinstate")  # type: ignore[arg-type]
     suspended, _ = _bits(ctx, engine, "suspension")
-    assert not any(_bit(suspended, p) for p in positions)
+    assert not any(data_integrity.get_bit(suspended, p) for p in positions)
 
 
 def test_rotation_and_compromise_of_signing_keys(ctx: Context, engine: sa.Engine) -> None:

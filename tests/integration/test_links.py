@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from govchain import services
 from govchain.adapters.context import Context
-from govchain.adapters.db import UnitOfWork, make_engine, upgrade
+from govchain.adapters.db import UnitOfWork
 from govchain.domain.pointers import iter_leaves
 from govchain.domain.verification import CheckStatus, Status
 from govchain.errors import InputError
@@ -27,14 +25,6 @@ def ctx(ledger_context: Context) -> Context:
         services.admit_municipality(ledger_context, AACHEN, "Stadt Aachen",
                                     ["gefaehrlicher-hund", "wohnungsgeberbestaetigung"])
     return ledger_context
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'govchain.sqlite3'}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def issue_dog(ctx: Context, engine: sa.Engine) -> dict:  # type: ignore[type-arg]

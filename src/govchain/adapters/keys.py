@@ -125,19 +125,6 @@ class KeyStore:
         self._signing[key_id] = key
         return SigningKeyInfo(key_id, public, label, path)
 
-    def signing_keys(self, label: str | None = None) -> list[SigningKeyInfo]:
-        infos = []
-        for path in sorted(self.directory.glob("p256-*.json")):
-            try:
-                meta = json.loads(path.read_text())["govchain"]
-                info = SigningKeyInfo(bytes.fromhex(meta["keyId"]),
-                                      bytes.fromhex(meta["publicKey"]), meta["label"], path)
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
-            if label is None or info.label == label:
-                infos.append(info)
-        return infos
-
     def has_signing_key(self, key_id: bytes) -> bool:
         return (self.directory / f"p256-{bytes(key_id).hex()}.json").exists()
 

@@ -10,7 +10,7 @@ methods, each named by its ledger key id: ``…:05315000#key-<keccak256 of the p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -73,12 +73,3 @@ def did_document(did: str, keys: Iterable[tuple[bytes, str]]) -> dict[str, Any]:
         "verificationMethod": methods,
         "assertionMethod": [m["id"] for m in methods],
     }
-
-
-def verification_method_document(did_doc: Mapping[str, Any], method: str) -> dict[str, Any]:
-    """One verification method of a DID document, with the document's @context (what a DID
-    resolver returns for a DID URL with a fragment); InputError if it does not list it."""
-    for m in did_doc.get("verificationMethod", []):
-        if m.get("id") == method:
-            return {"@context": did_doc["@context"], **m}
-    raise InputError(f"Schlüssel {method!r} steht nicht im DID-Dokument")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from govchain.errors import InputError
@@ -116,11 +116,3 @@ def position_of(document: Mapping[str, Any]) -> tuple[int, int] | None:
         return None
     _, list_no = parse_list_id(str(found[0]["statusListCredential"]).rsplit("/", 1)[-1])
     return list_no, int(found[0]["statusListIndex"])
-
-
-def bitstring(size: int, positions: Sequence[int]) -> bytes:
-    """`size` bits, those at `positions` set; bit 0 is the most significant bit of byte 0."""
-    buf = bytearray(size // 8)
-    for p in positions:
-        buf[p // 8] |= 0x80 >> (p % 8)
-    return bytes(buf)

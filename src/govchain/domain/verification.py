@@ -499,8 +499,8 @@ class _Verifier:
         why = signing_key_usable_at(key, int(created.timestamp()))
         if why:
             raise InputError(why)
-        unsigned = {k: v for k, v in self.presented.items() if k != "proof"}
-        if not verify_proof(unsigned, proof, public_key_from_bytes(key.public_key),
+        # verify_proof reads the document without its proof set, as jsonld-signatures does
+        if not verify_proof(self.presented, proof, public_key_from_bytes(key.public_key),
                             self.jsonld_loader):
             raise InputError("sie passt nicht zum Inhalt oder nicht zum Schlüssel")
         return (f" Signatur (W3C Data Integrity, ecdsa-rdfc-2019) vom {de(created)} mit einem "
