@@ -82,3 +82,14 @@ class LinkTokenError(GovchainError):
 
 class PermissionDeniedError(GovchainError):
     """The signed-in user's role or municipality does not allow this."""
+
+
+class OAuthError(GovchainError):
+    """An OAuth 2.0 / OpenID4VC endpoint refuses a request: `code` is the protocol's error code
+    (invalid_request, invalid_grant, invalid_token, invalid_proof, …), `status` its HTTP status,
+    the message (German) goes into error_description."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status

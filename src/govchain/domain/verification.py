@@ -11,7 +11,7 @@ overall status; split apart they would pass that state around.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -104,6 +104,16 @@ class VerificationResult:
                           for c in self.checks]
         return data
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> VerificationResult:
+        """The result `to_json` wrote (e.g. kept in the database), other members ignored."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["status"] = Status(data["status"])
+        values["checks"] = tuple(Check(c["name"], CheckStatus(c["status"]), c["message"])
+                                 for c in data["checks"])
+        return cls(**values)
+
 
 REASONS: dict[int, tuple[str, str]] = {
     0: ("ohne Angabe", "unspecified"),
@@ -180,6 +190,47 @@ def verify_document(
     at = at or now()
     v = _Verifier(document, ledger, usecases, at, jsonld_loader)
     return v.run()
+
+
+@dataclass(frozen=True)
+class SignedClaims:
+    """What a verified SD-JWT VC says (domain.sd_jwt checked its signature and disclosures): the
+    disclosed claims, the anchored document it names, who signed it with which ledger key."""
+
+    claims: Mapping[str, Any]  # the subject's disclosed fields
+    usecase_id: str
+    issuer_ags: str  # the AGS the signing key is registered for
+    signed_at: int  # iat
+    valid_from: int | None  # nbf
+    valid_until: int | None  # exp
+    target_hash: bytes
+    merkle_root: bytes
+    path: tuple[bytes, ...]
+    chain_id: object
+    registry: object
+    signature: str  # what the signature check found, for the issuer check's text
+
+
+def verify_signed_claims(signed: SignedClaims, *, ledger: LedgerReader, usecases: UseCaseRegistry,
+                         at: datetime | None = None) -> VerificationResult:
+    """Anchoring, issuer, status and validity of claims a municipality signed for an anchored
+    document (an SD-JWT VC presented from a wallet), checked against the ledger like a govchain
+    document; integrity is the signature and disclosures, checked before. Never raises."""
+    doc: dict[str, Any] = {"credentialSubject": dict(signed.claims)}
+    if signed.valid_from is not None:
+        doc["validFrom"] = from_unix(signed.valid_from).isoformat()
+    if signed.valid_until is not None:
+        doc["validUntil"] = from_unix(signed.valid_until).isoformat()
+    v = _Verifier(doc, ledger, usecases, at or now())
+    return v.run_signed(signed)
+
+
+def refused(check: str, message: str, at: datetime) -> VerificationResult:
+    """INVALID because of one failed check (`check` one of the five), the others not checked."""
+    checks = tuple(Check(n, CheckStatus.FAILED, message) if n == check
+                   else Check(n, CheckStatus.NOT_CHECKED, "nicht geprüft") for n in _ORDER)
+    return VerificationResult(status=Status.INVALID, checks=checks,
+                              checked_at=at.isoformat(timespec="seconds"))
 
 
 def unverifiable(document: Mapping[str, Any], reason: str, at: datetime | None = None
@@ -394,6 +445,82 @@ class _Verifier:
         self._set("status", True, "Weder widerrufen noch ausgesetzt.")
 
         # 5. validity
+        status, sched = self._validity(usecase)
+        return self._result(status, schedule=sched, **common)
+
+    def run_signed(self, signed: SignedClaims) -> VerificationResult:
+        """`run` for signed claims (verify_signed_claims): the same checks from anchoring on."""
+        try:
+            assert self.usecases is not None
+            usecase = self.usecases.get(signed.usecase_id)
+        except UnknownUseCaseError:
+            self._set("integrity", None, f"Dokumentart hier unbekannt: „{signed.usecase_id}“.")
+            self.details["unverifiable"] = UNVERIFIABLE_UNKNOWN_USECASE
+            return self._result(Status.UNVERIFIABLE)
+        self.extra["usecase"] = usecase.id
+        if root_of(signed.target_hash, signed.path) != signed.merkle_root:
+            self._set("integrity", False, "Der Verweis auf das verankerte Dokument ist "
+                      "fehlerhaft: der Merkle-Pfad führt nicht zur angegebenen Wurzel.")
+            return self._unverifiable_or(Status.INVALID)
+        self._set("integrity", True, "Die Angaben sind von der Kommune signiert und unverändert "
+                  "(SD-JWT VC, jede gezeigte Angabe passt zu ihrem signierten Fingerabdruck).")
+        dep = self.ledger.deployment
+        if (signed.chain_id != dep.chain_id
+                or str(signed.registry).lower() != dep.document_registry.lower()):
+            self._set("anchoring", None,
+                      f"Der Nachweis gehört zu einem anderen Ledger (Chain {signed.chain_id}, "
+                      f"Register {signed.registry}) und kann hier nicht geprüft werden.")
+            self.details["unverifiable"] = UNVERIFIABLE_OTHER_LEDGER
+            return self._result(Status.UNVERIFIABLE)
+        try:
+            onchain = self.ledger.verification(signed.merkle_root, signed.target_hash)
+        except LedgerUnavailableError as err:
+            self._set("anchoring", None, f"Das Ledger ist gerade nicht erreichbar ({err}).")
+            self.details["unverifiable"] = UNVERIFIABLE_LEDGER_DOWN
+            return self._result(Status.UNVERIFIABLE)
+        if not onchain.anchored:
+            self._set("anchoring", False,
+                      "Das Dokument, auf das der Nachweis verweist, ist im Ledger nicht verankert.")
+            return self._result(Status.INVALID, ledger_block=onchain.ledger_block)
+        self._set("anchoring", True, f"Verankert am {de_unix(onchain.anchored_at)} in Block "
+                  f"{onchain.anchor_block}.")
+        common = {
+            "issuer": {"name": onchain.municipality_name, "ags": onchain.ags,
+                       "account": onchain.account},
+            "anchored_at": from_unix(onchain.anchored_at).isoformat(),
+            "anchor_block": onchain.anchor_block,
+            "ledger_block": onchain.ledger_block,
+        }
+        problem = None
+        if onchain.doc_type != usecase.doc_type:
+            problem = "Das Dokument wurde für eine andere Dokumentart verankert."
+        elif onchain.ags != signed.issuer_ags:
+            problem = (f"Signiert hat ein Schlüssel der Kommune {signed.issuer_ags}, verankert "
+                       f"hat aber {onchain.municipality_name} (AGS {onchain.ags}).")
+        elif (onchain.account_compromised_since
+              and onchain.anchored_at >= onchain.account_compromised_since):
+            problem = (f"Das Konto des Ausstellers gilt seit "
+                       f"{de_unix(onchain.account_compromised_since)} als kompromittiert; das "
+                       "Dokument wurde danach verankert.")
+        if problem:
+            self._set("issuer", False, problem)
+            return self._result(Status.INVALID, **common)
+        self._set("issuer", True,
+                  f"Ausgestellt von {onchain.municipality_name} (AGS {onchain.ags}), zugelassen "
+                  f"für „{usecase.title['de']}“. " + signed.signature)
+        if onchain.status is DocumentStatus.REVOKED:
+            why = reason_text(onchain.reason)
+            self._set("status", False,
+                      f"Widerrufen am {de_unix(onchain.status_changed_at)} (Grund: {why}).")
+            return self._result(Status.REVOKED, status_reason=why, **common)
+        if onchain.status is DocumentStatus.SUSPENDED:
+            why = reason_text(onchain.reason)
+            self._set("status", False,
+                      f"Ausgesetzt seit {de_unix(onchain.status_changed_at)} (Grund: {why}).")
+            return self._result(Status.SUSPENDED, status_reason=why, **common)
+        self._set("status", True, "Weder widerrufen noch ausgesetzt.")
+        if "validFrom" not in self.doc:
+            self.doc = {**self.doc, "validFrom": from_unix(onchain.anchored_at).isoformat()}
         status, sched = self._validity(usecase)
         return self._result(status, schedule=sched, **common)
 

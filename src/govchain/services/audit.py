@@ -36,6 +36,8 @@ class AuditAction(StrEnum):
     DOCUMENT_REINSTATE = "document.reinstate"
     LINK_CREATE = "link.create"
     LINK_WITHDRAW = "link.withdraw"
+    WALLET_OFFER = "wallet.offer"
+    WALLET_ISSUE = "wallet.issue"
     AUTH_LOGOUT = "auth.logout"
     USER_ADD = "user.add"
     APIKEY_CREATE = "apikey.create"

@@ -136,12 +136,12 @@ def credential_for(ctx: Context, uow: UnitOfWork, record: DocumentRecord) -> dic
         unsigned = {k: v for k, v in document.items() if k != "proof"}
         proof = data_integrity.create_proof(
             unsigned, private_key=signer.private_key, verification_method=signer.method,
-            created=_signing_time(ctx, signer), loader=document_loader(ctx))
+            created=signing_time(ctx, signer), loader=document_loader(ctx))
         uow.documents.set_di_proof(record.id, proof)
     return {**document, "proof": [document["proof"], proof]}
 
 
-def _signing_time(ctx: Context, signer: Signer) -> datetime:
+def signing_time(ctx: Context, signer: Signer) -> datetime:
     """Now by the ledger's clock, against which the key's registration, retirement and
     compromise are judged: the later of the wall clock and the newest block's time (a
     development chain's clock may run ahead of the wall clock; demos and drills jump it)."""
@@ -163,7 +163,7 @@ _cache: dict[tuple[str, str, str, int], tuple[tuple[int, int], StatusListBody]] 
 _cache_lock = threading.Lock()
 
 
-def _status_changes(ctx: Context, ags: str
+def status_changes(ctx: Context, ags: str
                     ) -> tuple[tuple[int, int], dict[bytes, DocumentStatus]]:
     indexed = ctx.indexed if ctx.indexed is not None else ctx.use_index()
     indexed.index.sync()  # LedgerUnavailableError rather than a list behind the chain
@@ -179,7 +179,7 @@ def status_list_credential(ctx: Context, uow: UnitOfWork, ags: str, list_name: s
     purpose, list_no = status_lists.parse_list_id(list_name)
     if list_no * status_lists.LIST_SIZE >= uow.status_lists.allocated(ags):
         raise RecordNotFoundError(f"Keine Statusliste {list_name} der Kommune {ags}")
-    version, changes = _status_changes(ctx, ags)
+    version, changes = status_changes(ctx, ags)
     cache_key = (ctx.base_url, ags, purpose, list_no)
     at = now()
     with _cache_lock:
@@ -212,7 +212,7 @@ def status_list_credential(ctx: Context, uow: UnitOfWork, ags: str, list_name: s
     }
     credential["proof"] = data_integrity.create_proof(
         credential, private_key=signer.private_key, verification_method=signer.method,
-        created=_signing_time(ctx, signer), loader=document_loader(ctx))
+        created=signing_time(ctx, signer), loader=document_loader(ctx))
     body = json.dumps(credential, ensure_ascii=False, separators=(",", ":")).encode()
     result = StatusListBody(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
                             valid_until)

@@ -315,3 +315,51 @@ class RevokedToken(Base):
 
     token_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     expires_at: Mapped[datetime]
+
+
+WalletOfferState = Literal["offered", "token", "issued", "locked", "withdrawn"]
+WALLET_OFFER_STATES: tuple[WalletOfferState, ...] = ("offered", "token", "issued", "locked",
+                                                     "withdrawn")
+
+
+class WalletOffer(Base):
+    """An OpenID4VCI credential offer (pre-authorized code flow) for one document. Only lookup
+    values of the pre-authorized code and the access token are kept, and the transaction code
+    (PIN) only as a hash keyed by the pre-authorized code: the database alone redeems nothing."""
+
+    __tablename__ = "wallet_offers"
+    __table_args__ = (
+        sa.CheckConstraint(in_list("state", WALLET_OFFER_STATES), name="state"),
+        sa.Index("ix_wallet_offers_document", "document_id"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    document_id: Mapped[str] = mapped_column(sa.ForeignKey("documents.id"))
+    code_lookup: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    pin_hash: Mapped[str] = mapped_column(sa.String(64))
+    state: Mapped[str] = mapped_column(sa.String(16))
+    failed_attempts: Mapped[int] = mapped_column(sa.Integer)
+    token_lookup: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    token_expires_at: Mapped[datetime | None]
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    issued_at: Mapped[datetime | None]
+    holder_key: Mapped[str | None] = mapped_column(sa.String(64))  # JWK thumbprint, once issued
+
+
+class PresentationRequest(Base):
+    """An OpenID4VP request of a checker and, once a wallet answered, the verification result
+    (the disclosed claims included) until the request expires."""
+
+    __tablename__ = "presentation_requests"
+    __table_args__ = (sa.Index("ix_presentation_requests_expires_at", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    usecase: Mapped[str] = mapped_column(sa.String(64))
+    nonce: Mapped[str] = mapped_column(sa.String(64))
+    state_lookup: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any] | None]

@@ -42,7 +42,9 @@ A new folder is a new use case; no code changes. A folder ``<id>/`` holds:
     How pages, certificates and the CLI show a document: ``title``, ``highlight`` (pointers a
     patrol must see at a glance) and ``sections`` of ``fields``, each ``{"path", "label",
     "format"}`` with format one of FIELD_FORMATS; optional ``item`` (format of each list element)
-    and ``values`` (labels ``{"de", "en"}`` for each code of an ``enum`` field).
+    and ``values`` (labels ``{"de", "en"}`` for each code of an ``enum`` field); optional
+    ``checker``: the pointers a checker asks a wallet to show (OpenID4VP; default: the
+    ``highlight`` fields).
 ``examples/*.json``
     ``{"subject", "validFrom"?, "validUntil"?}``, each valid; used by tests and the demo.
 ``presets/<AGS>.json`` (optional)

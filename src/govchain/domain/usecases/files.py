@@ -98,6 +98,7 @@ DISPLAY_FILE_SCHEMA: dict[str, Any] = {
     "properties": {
         "title": _TEXT,
         "highlight": {"type": "array", "items": _POINTER},
+        "checker": {"type": "array", "minItems": 1, "uniqueItems": True, "items": _POINTER},
         "sections": {"type": "array", "minItems": 1, "items": {
             "type": "object", "required": ["title", "fields"], "additionalProperties": False,
             "properties": {

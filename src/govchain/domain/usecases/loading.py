@@ -290,6 +290,9 @@ def _check_display(path: Path, display: Mapping[str, Any], schema: Mapping[str, 
     for pointer in display["highlight"]:
         if pointer not in shown:  # the label and format of a highlight come from its field
             raise ConfigurationError(f"{path}: highlight {pointer!r} ist kein Feld der sections")
+    for pointer in display.get("checker", ()):
+        if _schema_at(schema, pointer) is None:
+            raise ConfigurationError(f"{path}: checker {pointer!r} gibt es im Schema nicht")
     for section in display["sections"]:
         for spec in section["fields"]:
             node = _schema_at(schema, spec["path"])

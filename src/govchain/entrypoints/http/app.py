@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from govchain.bootstrap import running
-from govchain.entrypoints.http import standards, web
+from govchain.entrypoints.http import standards, wallet, web
 from govchain.entrypoints.http.api.routes import (
     auth,
     documents,
@@ -67,7 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, usecases, verify, auth, registry, documents, links, lookup):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(wallet.api, prefix=API_PREFIX)
     app.include_router(standards.router)  # context, DIDs, status lists: at their stable paths
+    app.include_router(wallet.router)  # OpenID4VCI/VP endpoints and SD-JWT VC metadata
     app.include_router(web.router)  # the human pages live outside the API
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     return app

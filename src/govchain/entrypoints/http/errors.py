@@ -20,6 +20,7 @@ from govchain.errors import (
     LedgerUnavailableError,
     LinkTokenError,
     NotAuthorizedError,
+    OAuthError,
     PermissionDeniedError,
     RecordNotFoundError,
     StorageError,
@@ -64,8 +65,19 @@ def error_response(err: GovchainError) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=code)
 
 
+def oauth_error_response(err: OAuthError) -> JSONResponse:
+    """An OAuth 2.0 error answer (RFC 6749 5.2, RFC 6750 3): error code and German description."""
+    headers = {"Cache-Control": "no-store"}
+    if err.status == 401:
+        headers["WWW-Authenticate"] = f'Bearer error="{err.code}"'
+    return JSONResponse({"error": err.code, "error_description": str(err)},
+                        status_code=err.status, headers=headers)
+
+
 async def _govchain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GovchainError)
+    if isinstance(exc, OAuthError):
+        return oauth_error_response(exc)
     return error_response(exc)
 
 

@@ -21,6 +21,7 @@ from govchain.adapters.db.repositories.links import LinkRepository
 from govchain.adapters.db.repositories.logs import AuditRepository, VerificationLogRepository
 from govchain.adapters.db.repositories.status_events import StatusEventRepository
 from govchain.adapters.db.repositories.status_lists import StatusListRepository
+from govchain.adapters.db.repositories.wallet import WalletRepository
 from govchain.errors import StorageError
 
 
@@ -46,6 +47,7 @@ class UnitOfWork:
     verification_log: VerificationLogRepository
     revoked_tokens: RevokedTokenRepository
     status_lists: StatusListRepository
+    wallet: WalletRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -66,6 +68,7 @@ class UnitOfWork:
         self.audit = AuditRepository(session)
         self.verification_log = VerificationLogRepository(session)
         self.revoked_tokens = RevokedTokenRepository(session)
+        self.wallet = WalletRepository(session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

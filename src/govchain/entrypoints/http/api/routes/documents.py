@@ -46,7 +46,7 @@ from govchain.entrypoints.http.deps import (
 )
 from govchain.entrypoints.http.routing import StrictJsonRoute
 from govchain.errors import ConflictError
-from govchain.services import credentials
+from govchain.services import credentials, sd_jwt_vc
 
 router = APIRouter(prefix="/documents", tags=["documents"], route_class=StrictJsonRoute)
 
@@ -158,19 +158,25 @@ def get_document(document_id: str, uow: UoWDep, actor: CurrentActor) -> Document
 
 @router.get("/{document_id}/credential",
             responses={**_AUTH, **_NOT_FOUND,
-                       200: {"content": {"application/vc+ld+json": {}}},
+                       200: {"content": {"application/vc+ld+json": {}, "application/json": {},
+                                         sd_jwt_vc.MEDIA_TYPE: {}}},
                        409: {"description": "Noch nicht verankert, vor den offenen Standards "
                                             "ausgestellt, oder kein Signaturschlüssel"}})
 def credential(document_id: str, ctx: ContextDep, uow: UoWDep, actor: CurrentActor,
-               format: Annotated[Literal["vc", "govchain"], Query()] = "vc") -> JSONResponse:
+               format: Annotated[Literal["vc", "govchain", "sd-jwt-vc"], Query()] = "vc"
+               ) -> Response:
     """The issued document: `vc` as a W3C VC 2.0 with a proof set (govchain's Merkle proof and
     a Data Integrity proof, ecdsa-rdfc-2019, signed by the municipality when first asked for),
-    `govchain` as govchain's own document."""
+    `govchain` as govchain's own document, `sd-jwt-vc` as an SD-JWT VC with every disclosure
+    (not bound to a wallet key; a wallet gets its own over OpenID4VCI)."""
     record = services.get_document_for(uow, actor, document_id)
     if format == "govchain":
         if record.document is None:
             raise ConflictError("Das Dokument ist noch nicht verankert")
         return JSONResponse(record.document, media_type="application/json")
+    if format == "sd-jwt-vc":
+        return Response(sd_jwt_vc.sd_jwt_vc_for(ctx, record), media_type=sd_jwt_vc.MEDIA_TYPE,
+                        headers={"Cache-Control": "no-store"})
     vc = credentials.credential_for(ctx, uow, record)
     uow.commit()
     return JSONResponse(vc, media_type="application/vc+ld+json")
