@@ -2,7 +2,9 @@
 
 Each case brings the browser into one state of one page (signed in as the role that sees it, form
 errors shown, a link just created, …) and checks it at both widths. The landlord's result page is
-checked in test_flows.py, at the end of the landlord's flow that produces it.
+checked in test_flows.py, at the end of the landlord's flow that produces it. The checker's page
+that waits for a wallet reloads itself, which axe counts against WCAG 2.2.1 (meta-refresh): it
+is checked with reloading stopped, and apart, that this rule is all it breaks while reloading.
 """
 
 from __future__ import annotations
@@ -10,13 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
+import httpx
 import pytest
 from browser_kit import USECASES, Web, example
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 
 from govchain.domain.security import new_link_token
-from support.browser import wait_css, wait_url
+from support import wallet
+from support.browser import DESKTOP, PHONE, run_axe, set_viewport, wait_css, wait_url
 from support.serve import ServeProcess
 
 pytestmark = pytest.mark.browser
@@ -31,6 +37,7 @@ class World:
     revoked_url: str
     music_url: str
     landlord: dict[str, Any]
+    in_wallet: dict[str, Any]  # the dog permit, taken into the reference wallet
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +49,13 @@ def world(service: ServeProcess) -> World:
     music = service.issue("strassenmusik", example("strassenmusik", 0))
     landlord = service.issue("wohnungsgeberbestaetigung", example("wohnungsgeberbestaetigung", 0),
                              role="landlord")
+    status, offer = service.call("POST", f"/api/v1/documents/{dog['id']}/wallet-offers",
+                                 role="clerk")
+    assert status == 201, offer
+    in_wallet = wallet.receive(offer["offer"], offer["pin"])
+    assert "error" not in in_wallet, in_wallet
     return World(dog, service.link(dog["id"], hide=["/halter/geburtsdatum"]), revoked_url,
-                 service.link(music["id"]), landlord)
+                 service.link(music["id"]), landlord, in_wallet)
 
 
 Visit = Callable[[Web, World], None]
@@ -145,6 +157,70 @@ def _v_music(web: Web, world: World) -> None:
 def _v_unknown(web: Web, world: World) -> None:
     web.open(f"/v/{new_link_token()}")
     assert wait_css(web.driver, "#verification-result").get_attribute("data-status") == "INVALID"
+
+
+# -- the citizen's wallet -----------------------------------------------------------------------
+
+def _ask_wallet(web: Web, usecase: str = "gefaehrlicher-hund") -> str:
+    """A request made on the checker's page; the request URI of its same-device link."""
+    web.logout()
+    web.open("/verify/wallet")
+    choice = wait_css(web.driver, f"#usecase-{usecase}")
+    web.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", choice)
+    choice.click()
+    web.driver.find_element(By.ID, "wallet-verify-submit").click()
+    return str(wait_css(web.driver, "#wallet-link").get_dom_attribute("href"))
+
+
+@page("verify with a wallet")
+def _wallet_choice(web: Web, world: World) -> None:
+    web.logout()
+    web.open("/verify/wallet")
+    wait_css(web.driver, "#wallet-verify-form")
+
+
+@page("verify with a wallet, nothing chosen")
+def _wallet_choice_error(web: Web, world: World) -> None:
+    _wallet_choice(web, world)
+    web.driver.find_element(By.ID, "wallet-verify-submit").click()
+    wait_css(web.driver, "#error-summary")
+
+
+@page("wallet request, waiting, reloading stopped")
+def _wallet_waiting(web: Web, world: World) -> None:
+    _ask_wallet(web, "wohnungsgeberbestaetigung")  # the longest request, the densest QR code
+    web.driver.get(web.driver.current_url + "?refresh=off")
+    wait_css(web.driver, "#refresh-on")
+    wait_css(web.driver, "#request-qr")
+
+
+@page("wallet answer VALID")
+def _wallet_valid(web: Web, world: World) -> None:
+    request = _ask_wallet(web)
+    sent = wallet.present(request, world.in_wallet["credential"],
+                          world.in_wallet["holderPrivateJwk"])
+    assert sent["ok"], sent
+    assert wait_css(web.driver, "#verification-result", 30).get_attribute("data-status") == "VALID"
+
+
+@page("wallet declined")
+def _wallet_declined(web: Web, world: World) -> None:
+    params = dict(parse_qsl(urlsplit(_ask_wallet(web)).query))
+    posted = httpx.post(params["response_uri"], timeout=30,
+                        data={"error": "access_denied", "state": params["state"]})
+    assert posted.status_code == 200, posted.text
+    assert wait_css(web.driver, "#verification-result", 30).get_attribute(
+        "data-status") == "DECLINED"
+
+
+@page("wallet offer")
+def _wallet_offer(web: Web, world: World) -> None:
+    web.login("clerk")
+    web.open(f"/documents/{world.dog['id']}")
+    button = wait_css(web.driver, "#wallet-offer-create")
+    web.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
+    wait_css(web.driver, "#offer-pin")
 
 
 # -- clerk ------------------------------------------------------------------------------------
@@ -297,6 +373,29 @@ def test_no_axe_violations(name: str, web: Web, world: World) -> None:
     VISITS[name](web, world)
     problems = web.axe(name)
     assert not problems, "\n".join(problems)
+
+
+def test_the_reloading_wait_page_breaks_only_the_refresh_rule_and_can_be_stopped(
+        web: Web, world: World) -> None:
+    """While it waits for the wallet the checker's page reloads itself every few seconds (no
+    script on the pages); axe flags any timed refresh (WCAG 2.2.1). Nothing else may be wrong
+    with it, and a link at its top stops the reloading (the variant checked above)."""
+    _ask_wallet(web)
+    for width in (DESKTOP[0], PHONE[0]):
+        set_viewport(web.driver, width)
+        for _attempt in range(3):  # a reload in the middle of axe's run ends the script
+            try:
+                wait_css(web.driver, "#refresh-off")
+                found = {v["id"] for v in run_axe(web.driver)}
+                break
+            except WebDriverException:
+                continue
+        else:
+            raise AssertionError("axe lief nicht durch, bevor die Seite neu lud")
+        assert found == {"meta-refresh"}, f"{found} bei {width} px"
+    set_viewport(web.driver, *DESKTOP)
+    first_link = web.driver.find_element(By.CSS_SELECTOR, "main a")
+    assert first_link.get_attribute("id") == "refresh-off"
 
 
 def test_the_checks_find_and_name_violations(web: Web) -> None:

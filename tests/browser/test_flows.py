@@ -3,12 +3,15 @@
 A clerk issues a dog permit through the generated form, downloads its PDF; the QR code decoded
 from the PDF opens the verification page (VALID); the clerk revokes the permit with confirmation
 and the same page shows REVOKED. A landlord's confirmation ends with a Zuordnungsmerkmal that a
-clerk looks up. The login and issue forms work with the keyboard alone, with visible focus.
+clerk looks up. A checker asks a wallet (the reference libraries of tests/support/wallet.py) for a
+dog permit at /verify/wallet and the page, reloading itself, shows the answer. The login and issue
+forms work with the keyboard alone, with visible focus.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ from selenium.webdriver.support.ui import Select
 
 from govchain.domain.pointers import iter_leaves
 from govchain.presentation.pdf import ATTACHMENT_NAME
+from support import wallet
 from support.browser import (
     date_keys,
     fill_form,
@@ -135,6 +139,36 @@ def test_landlord_confirmation_ends_with_a_code_the_clerk_looks_up(web: Web) -> 
     assert status_on_page(web) == "VALID"
     for name in ("Derya Yilmaz-Becker", "Jonas Matthias Becker", "Merheimer Straße 118a"):
         assert name in result.text
+
+
+def test_checker_asks_a_wallet_and_the_page_shows_valid_by_itself(web: Web) -> None:
+    issued = web.service.issue("gefaehrlicher-hund", example("gefaehrlicher-hund", 0))
+    status, offer = web.service.call("POST", f"/api/v1/documents/{issued['id']}/wallet-offers",
+                                     role="clerk")
+    assert status == 201, offer
+    got = wallet.receive(offer["offer"], offer["pin"])
+    assert "error" not in got, got
+
+    web.logout()  # the checker needs no account
+    web.open("/verify")
+    click(web, "#verify-wallet-link")
+    click(web, "#usecase-gefaehrlicher-hund")
+    click(web, "#wallet-verify-submit")
+    wait_url(web.driver, lambda url: re.search(r"/verify/wallet/[0-9a-f]{32}$", url) is not None)
+    qr = wait_css(web.driver, "#request-qr")
+    assert qr.is_displayed() and qr.size["width"] >= 200, qr.size  # big enough to scan
+    request = wait_css(web.driver, "#wallet-link").get_dom_attribute("href")
+    assert request.startswith("openid4vp://?")
+    assert "Chipnummer" in wait_css(web.driver, "#asked-claims").text
+
+    sent = wallet.present(request, got["credential"], got["holderPrivateJwk"])
+    assert sent["ok"], sent
+    assert status_on_page(web) == "VALID"  # no click: the page reloaded itself
+    main = web.driver.find_element(By.CSS_SELECTOR, "main").text
+    assert "GÜLTIG" in main.splitlines()[:2]  # the answer first
+    assert main.index("GÜLTIG") < main.index("276098106452137")
+    address = example("gefaehrlicher-hund", 0)["halter"]["anschrift"]
+    assert "Kowalczyk" in main and address["strasse"] not in main  # not asked for, not shown
 
 
 # -- keyboard only ----------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from govchain.entrypoints.http.web.rendering import (
     render,
 )
 from govchain.entrypoints.http.web.session import CheckedForm, WebClerk, WebPeople
+from govchain.entrypoints.http.web.wallet_pages import wallet_ready
 from govchain.errors import InputError, RecordNotFoundError
 from govchain.services import credentials, queries
 
@@ -146,7 +147,7 @@ def document_response(request: Request, ctx: ContextDep, uow: UnitOfWork, actor:
         sections=sections_of(shown, usecase, t), verification=verification, events=events,
         links=links, now=now(), reasons=REASONS,
         hideable=hideable_fields(usecase, record.subject, t) if record.document else [],
-        link_error=link_error, created_link=created_link,
+        link_error=link_error, created_link=created_link, wallet_ready=wallet_ready(record),
         created_code=format_link_code(created_link.token) if created_link else None,
         refresh=3 if record.state == "pending" else None,
         issued=request.query_params.get("issued") == "1")

@@ -1,6 +1,6 @@
 """The landlord's pages: a guided Wohnungsgeberbestätigung (§ 19 BMG) that ends with the
-Zuordnungsmerkmal, the certificate and the verification link for the tenant, and the list of the
-landlord's own submissions."""
+Zuordnungsmerkmal, the certificate, the verification link and the offer to the wallet for the
+tenant, and the list of the landlord's own submissions."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from govchain.entrypoints.http.web.i18n import Translator, lang_of
 from govchain.entrypoints.http.web.issuing import FormPage, default_raw, form_response, post_issue
 from govchain.entrypoints.http.web.rendering import PRIVATE_HEADERS, TOKEN_HEADERS, WebRoute, redirect, render
 from govchain.entrypoints.http.web.session import CheckedForm, WebLandlord
+from govchain.entrypoints.http.web.wallet_pages import wallet_ready
 from govchain.services import queries
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -84,4 +85,5 @@ def landlord_submit(request: Request, usecase_id: str, form: CheckedForm, ctx: C
     return render(request, "landlord_done.html", headers=TOKEN_HEADERS, record=record,
                   code=outcome.issued.landlord_code, link=link,
                   link_code=format_link_code(link.token) if link else None,
-                  title=t.pick(usecase.title, usecase.id), municipality=municipality)
+                  title=t.pick(usecase.title, usecase.id), municipality=municipality,
+                  wallet_ready=wallet_ready(record))
