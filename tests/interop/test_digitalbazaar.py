@@ -7,30 +7,13 @@ suspension and reinstatement."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from support.anvil import free_port
-from support.serve import ALL_USECASES, ServeProcess, prepare_home
+from support.serve import ALL_USECASES, ServeProcess
 from support.vcjs import verify_credential
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
-    home = tmp_path_factory.mktemp("interop-home")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    # The DIDs, the context URL and the status list URLs name the service's public address;
-    # the CLI that prepares the home and the service agree on it through the environment.
-    env = prepare_home(home, env={"GOVCHAIN_PUBLIC_BASE_URL": base})
-    serve = ServeProcess(home, {**env, "GOVCHAIN_PUBLIC_BASE_URL": base}, port=port).start()
-    try:
-        yield serve
-    finally:
-        serve.stop(10.0)
 
 
 def _vc(service: ServeProcess, document_id: str) -> dict[str, Any]:

@@ -8,31 +8,15 @@ revokes it."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from support import wallet
-from support.anvil import free_port
-from support.serve import ServeProcess, prepare_home
+from support.serve import ServeProcess
 
 DOG = "gefaehrlicher-hund"
 MUSIC = "strassenmusik"
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
-    home = tmp_path_factory.mktemp("wallet-home")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = prepare_home(home, env={"GOVCHAIN_PUBLIC_BASE_URL": base})
-    serve = ServeProcess(home, {**env, "GOVCHAIN_PUBLIC_BASE_URL": base}, port=port).start()
-    try:
-        yield serve
-    finally:
-        serve.stop(10.0)
 
 
 def _subject(usecase: str) -> dict[str, Any]:

@@ -15,7 +15,6 @@ import gzip
 import hashlib
 import json
 import re
-import zlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pyld import ContextResolver, jsonld
 
+from govchain.domain.compression import GZIP, inflate
 from govchain.errors import InputError
 
 CREDENTIALS_V2: Final = "https://www.w3.org/ns/credentials/v2"
@@ -495,15 +495,7 @@ def decode_status_list(text: str, *, max_bytes: int = MAX_STATUS_LIST_BYTES) -> 
         compressed = base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_", validate=True)
     except ValueError as err:
         raise InputError("encodedList: kein gültiges base64url") from err
-    inflater = zlib.decompressobj(wbits=31)  # 31: GZIP framing
-    try:
-        bits = inflater.decompress(compressed, max_bytes)
-    except zlib.error as err:
-        raise InputError("encodedList: keine gültigen GZIP-Daten") from err
-    if inflater.unconsumed_tail:
-        raise InputError(f"encodedList: entpackt größer als {max_bytes} Bytes")
-    if not inflater.eof or inflater.unused_data:
-        raise InputError("encodedList: unvollständige oder überzählige GZIP-Daten")
+    bits = inflate(compressed, wbits=GZIP, max_bytes=max_bytes, what="encodedList")
     if len(bits) * 8 < MIN_STATUS_LIST_BITS:
         raise InputError(f"encodedList: kürzer als {MIN_STATUS_LIST_BITS} Bits")
     return bits

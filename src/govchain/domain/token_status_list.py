@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from govchain.domain.compression import ZLIB, inflate
 from govchain.domain.jose import b64url_decode, b64url_encode
 from govchain.errors import InputError
 
@@ -97,15 +98,10 @@ def decode_list(lst: str, *, max_bytes: int = MAX_LIST_BYTES) -> bytes:
         compressed = b64url_decode(lst, "Statusliste (lst)")
     except InputError as err:
         raise StatusListError(str(err)) from err
-    inflater = zlib.decompressobj()  # ZLIB framing, as the draft asks
-    try:
-        packed = inflater.decompress(compressed, max_bytes)
-    except zlib.error as err:
-        raise StatusListError("Statusliste (lst): keine gültigen ZLIB-Daten") from err
-    if inflater.unconsumed_tail:
-        raise StatusListError(f"Statusliste (lst): entpackt größer als {max_bytes} Bytes")
-    if not inflater.eof or inflater.unused_data:
-        raise StatusListError("Statusliste (lst): unvollständige oder überzählige ZLIB-Daten")
+    try:  # ZLIB framing, as the draft asks
+        packed = inflate(compressed, wbits=ZLIB, max_bytes=max_bytes, what="Statusliste (lst)")
+    except InputError as err:
+        raise StatusListError(str(err)) from err
     if not packed:
         raise StatusListError("Statusliste (lst) ist leer")
     return packed

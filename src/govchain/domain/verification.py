@@ -431,7 +431,11 @@ class _Verifier:
                       f"für „{usecase.title['de']}“; Schlüssel zum Ausstellungszeitpunkt gültig."
                       + signed)
 
-        # 4. status
+        # 4. status, 5. validity
+        return self._status_and_validity(onchain, usecase, common)
+
+    def _status_and_validity(self, onchain: OnChainVerification, usecase: UseCase,
+                             common: dict[str, Any]) -> VerificationResult:
         if onchain.status is DocumentStatus.REVOKED:
             why = reason_text(onchain.reason)
             self._set("status", False,
@@ -443,8 +447,6 @@ class _Verifier:
                       f"Ausgesetzt seit {de_unix(onchain.status_changed_at)} (Grund: {why}).")
             return self._result(Status.SUSPENDED, status_reason=why, **common)
         self._set("status", True, "Weder widerrufen noch ausgesetzt.")
-
-        # 5. validity
         status, sched = self._validity(usecase)
         return self._result(status, schedule=sched, **common)
 
@@ -508,21 +510,9 @@ class _Verifier:
         self._set("issuer", True,
                   f"Ausgestellt von {onchain.municipality_name} (AGS {onchain.ags}), zugelassen "
                   f"für „{usecase.title['de']}“. " + signed.signature)
-        if onchain.status is DocumentStatus.REVOKED:
-            why = reason_text(onchain.reason)
-            self._set("status", False,
-                      f"Widerrufen am {de_unix(onchain.status_changed_at)} (Grund: {why}).")
-            return self._result(Status.REVOKED, status_reason=why, **common)
-        if onchain.status is DocumentStatus.SUSPENDED:
-            why = reason_text(onchain.reason)
-            self._set("status", False,
-                      f"Ausgesetzt seit {de_unix(onchain.status_changed_at)} (Grund: {why}).")
-            return self._result(Status.SUSPENDED, status_reason=why, **common)
-        self._set("status", True, "Weder widerrufen noch ausgesetzt.")
         if "validFrom" not in self.doc:
             self.doc = {**self.doc, "validFrom": from_unix(onchain.anchored_at).isoformat()}
-        status, sched = self._validity(usecase)
-        return self._result(status, schedule=sched, **common)
+        return self._status_and_validity(onchain, usecase, common)
 
     def _usecase(self) -> UseCase:
         usecase_id = usecase_id_of(self.doc)
