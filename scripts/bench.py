@@ -334,6 +334,79 @@ def open_standards(service: ServeProcess, docs: list[dict[str, Any]]) -> dict[st
             "status_list_fresh_ms": round(fresh_ms, 1), "status_list_cached_ms": round(cached_ms, 1)}
 
 
+def wallet(service: ServeProcess, docs: list[dict[str, Any]]) -> dict[str, float]:
+    """The wallet views: SD-JWT VCs handed out (4 clients), a Token Status List made anew after
+    a revocation and served again, and OpenID4VP answers checked (request, a wallet's
+    presentation with key binding, direct_post, the ledger's checks; 4 clients)."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from govchain.domain import jose, sd_jwt
+
+    held = docs[1]["id"]  # open_standards revoked docs[0]
+    ids = [d["id"] for d in docs[100:200]]
+    start = time.monotonic()
+
+    def one(document_id: str) -> None:
+        with httpx.Client(timeout=60, headers=service.headers) as client:
+            client.get(f"{service.base_url}/api/v1/documents/{document_id}/credential",
+                       params={"format": "sd-jwt-vc"}).raise_for_status()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(one, ids))
+    sd_jwt_per_s = len(ids) / (time.monotonic() - start)
+
+    # one credential into a wallet (the pre-authorized flow), then presentations of it
+    _, made = service.call("POST", f"/api/v1/documents/{held}/wallet-offers", role="clerk")
+    offer = json.loads(dict(parse_qsl(urlsplit(made["offer"]).query))["credential_offer"])
+    code = offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
+    holder = ec.generate_private_key(ec.SECP256R1())
+    base = service.base_url
+    token = httpx.post(f"{base}/oid4vci/token", data={
+        "grant_type": "urn:ietf:params:oauth:grant-type:pre-authorized_code",
+        "pre-authorized_code": code["pre-authorized_code"], "tx_code": made["pin"]}).json()
+    nonce = httpx.post(f"{base}/oid4vci/nonce").json()["c_nonce"]
+    proof = jose.sign_jwt({"typ": "openid4vci-proof+jwt", "jwk": jose.public_jwk(
+        holder.public_key())}, {"aud": base, "iat": int(time.time()), "nonce": nonce}, holder)
+    credential = httpx.post(f"{base}/oid4vci/credential", json={
+        "credential_configuration_id": USECASE, "proofs": {"jwt": [proof]}},
+        headers={"Authorization": f"Bearer {token['access_token']}"}
+    ).json()["credentials"][0]["credential"]
+
+    def check(_: int) -> None:
+        with httpx.Client(timeout=60) as client:
+            asked = client.post(f"{base}/api/v1/presentations",
+                                json={"usecase": USECASE}).json()
+            params = dict(parse_qsl(urlsplit(asked["request"]).query))
+            wanted = [tuple(c["path"]) for c in
+                      json.loads(params["dcql_query"])["credentials"][0]["claims"]]
+            shown = sd_jwt.present(
+                credential, lambda path: any(path[:len(w)] == w for w in wanted),
+                holder_key=holder, aud=params["client_id"], nonce=params["nonce"],
+                iat=int(time.time()))
+            client.post(params["response_uri"], data={
+                "vp_token": json.dumps({"govchain": [shown]}), "state": params["state"]}
+            ).raise_for_status()
+    count = 100
+    start = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(check, range(count)))
+    answers_per_s = count / (time.monotonic() - start)
+
+    service.change_status(held, "revoke")
+    url = f"{base}/status/{AACHEN}/token/0"
+    start = time.monotonic()
+    httpx.get(url, timeout=60).raise_for_status()
+    fresh_ms = (time.monotonic() - start) * 1000
+    start = time.monotonic()
+    for _ in range(20):
+        httpx.get(url, timeout=60).raise_for_status()
+    cached_ms = (time.monotonic() - start) * 1000 / 20
+    return {"sd_jwt_per_s": round(sd_jwt_per_s, 1), "vp_answers_per_s": round(answers_per_s, 1),
+            "status_token_fresh_ms": round(fresh_ms, 1),
+            "status_token_cached_ms": round(cached_ms, 1)}
+
+
 WRK_SCRIPT = """
 local bodies = {}
 for line in io.lines(os.getenv("BENCH_BODIES")) do table.insert(bodies, line) end
@@ -508,6 +581,8 @@ def run(sizes: Sizes, out_dir: Path, quick: bool) -> Report:
                                                    sizes.inprocess_verifications)
         log("open standards: W3C VCs signed on first ask, status lists")
         r["open_standards"] = open_standards(fast, docs)  # revokes one of them
+        log("wallet: SD-JWT VCs, OpenID4VP answers, token status lists")
+        r["wallet"] = wallet(fast, docs)  # revokes one of them
 
         log(f"scaling: {sizes.scale_small} → {sizes.scale_large} documents in a new store")
         r["peak_rss_mb"] = {s.name: round(s.peak_rss_mb(), 1) for s in services}
@@ -647,7 +722,13 @@ def table(report: Report) -> str:
         f"4 clients) {r['open_standards']['vc_first_per_s']:,.0f}/s, again (kept) "
         f"{r['open_standards']['vc_again_per_s']:,.0f}/s; a status list (131,072 entries) made "
         f"and signed after a revocation {r['open_standards']['status_list_fresh_ms']:,.0f} ms, "
-        f"served again {r['open_standards']['status_list_cached_ms']:,.1f} ms.",
+        f"served again {r['open_standards']['status_list_cached_ms']:,.1f} ms. "
+        f"Wallet: SD-JWT VCs handed out (4 clients) {r['wallet']['sd_jwt_per_s']:,.0f}/s; "
+        f"OpenID4VP answers checked end to end (request, presentation with key binding, "
+        f"direct_post, the ledger's checks; 4 clients) {r['wallet']['vp_answers_per_s']:,.0f}/s; "
+        f"a Token Status List made after a revocation "
+        f"{r['wallet']['status_token_fresh_ms']:,.0f} ms, served again "
+        f"{r['wallet']['status_token_cached_ms']:,.1f} ms.",
         "",
         "| batch size | 1 | 10 | 100 | 1,000 |",
         "|---|---:|---:|---:|---:|",
