@@ -32,7 +32,9 @@ def open_context(settings: Settings) -> Context:
     """The home's ledger, deployed first on a fresh embedded chain; a JSON-RPC node needs a
     deployment made beforehand."""
     ctx = Context(home=settings.home, rpc_url=settings.rpc_url, usecases_dir=settings.usecases,
-                  public_base_url=settings.base_url, context_url_setting=settings.context_url)
+                  public_base_url=settings.base_url, context_url_setting=settings.context_url,
+                  pkcs11_module=settings.pkcs11_module,
+                  pkcs11_token_label=settings.pkcs11_token_label)
     try:
         if settings.rpc_url and not ctx.initialised:
             raise ConfigurationError(

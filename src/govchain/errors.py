@@ -39,6 +39,11 @@ class KeyStoreError(GovchainError):
     """A key cannot be found or unlocked."""
 
 
+class KeyUnavailableError(KeyStoreError):
+    """The keys' token (a hardware security module) cannot be reached now; nothing was signed.
+    Like LedgerUnavailableError: what waits to be signed keeps waiting and is tried again."""
+
+
 class LedgerError(GovchainError):
     """The ledger refused an operation (a contract reverted)."""
 

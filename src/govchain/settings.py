@@ -6,22 +6,28 @@ the environment (GOVCHAIN_HOME) or the default ~/.govchain.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from govchain.adapters.context import ENV_HOME, default_home
 from govchain.adapters.db import default_database_url
+from govchain.domain.vocabulary import Role
 from govchain.errors import ConfigurationError
 
 CONFIG_FILENAME = "config.toml"
+# Staff only: landlords are not the municipality's staff and keep their passwords
+DEFAULT_OIDC_ROLES: dict[str, Role] = {"registrar": "registrar", "clerk": "clerk"}
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,13 @@ class Settings(BaseSettings):
     # Addresses (or networks, e.g. "10.0.0.0/8") of reverse proxies whose X-Forwarded-For and
     # X-Forwarded-Proto are believed; empty: the TCP peer is the client, whatever a header says
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Redis in which every process and instance keeps the counts of the rate limits and the
+    # login throttling (redis://HOST:6379/0, rediss://…, unix://PATH); None: each process counts
+    # on its own, in memory
+    redis_url: str | None = None
+    # Start of every key in Redis; None: derived from the database URL, so the instances on one
+    # database share their counts and other installations using the same Redis do not
+    redis_prefix: str | None = Field(default=None, max_length=100, pattern=r"^\S+$")
     # Swagger UI at /docs (loads its script from a CDN): for development only
     api_docs: bool = False
     # Verification from the status index built from contract events (False: every check calls
@@ -75,13 +88,39 @@ class Settings(BaseSettings):
     anchor_confirmations: int = Field(default=0, ge=0, le=1000)
     anchor_replace_after_seconds: float = Field(default=30.0, gt=0)
     anchor_wait_seconds: float = Field(default=10.0, ge=0, le=120)  # ?wait=true, landlords
+    # The PKCS#11 library of the HSM that holds the accounts' and the signing keys (None: the
+    # encrypted file keystore in the home) and its token's label; the user PIN only from
+    # GOVCHAIN_PKCS11_PIN or GOVCHAIN_PKCS11_PIN_FILE, never here (adapters.hsm)
+    pkcs11_module: Path | None = None
+    pkcs11_token_label: str | None = Field(default=None, min_length=1, max_length=32)
     # False: this process does not anchor (the request processes of `serve --workers N`, whose
     # anchoring runs in a process of its own)
     anchor_workers: bool = True
+    # Staff sign-in with OpenID Connect (README "Sign-in with OpenID Connect"); None: passwords
+    # only. The issuer exactly as the provider names itself; https, or http on loopback (tests)
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None  # None: a public client (PKCE alone)
+    oidc_scope: str = "openid profile"
+    oidc_username_claim: str = "preferred_username"  # must equal the govchain username
+    oidc_role_claim: str = "govchain_role"  # a string or a list of strings (e.g. "groups")
+    # Value of the role claim → govchain role; values not listed give no role
+    oidc_roles: dict[str, Role] = Field(default_factory=lambda: dict(DEFAULT_OIDC_ROLES))
+    oidc_ags_claim: str = "govchain_ags"  # the clerk's municipality, must equal the account's
 
     @property
     def effective_database_url(self) -> str:
         return self.database_url or default_database_url(self.home)
+
+    @property
+    def effective_redis_prefix(self) -> str:
+        """`redis_prefix`, or one derived from the database URL (without its password): the
+        processes and instances on one database share their counts without being told to. An
+        instance that reaches the database under another URL needs the same redis_prefix."""
+        if self.redis_prefix is not None:
+            return self.redis_prefix
+        url = make_url(self.effective_database_url).render_as_string(hide_password=True)
+        return f"govchain:{hashlib.sha256(url.encode()).hexdigest()[:16]}:"
 
     @property
     def anchoring(self) -> AnchoringSettings:
@@ -93,6 +132,27 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("redis_url: redis://HOST:PORT/DB, rediss://… oder unix://PFAD")
+        return url
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_issuer is None:
+            return self
+        if not self.oidc_client_id:
+            raise ValueError("oidc_issuer braucht oidc_client_id")
+        parts = urlsplit(self.oidc_issuer)
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+            raise ValueError("oidc_issuer: https://…, http:// nur auf 127.0.0.1/localhost")
+        if "openid" not in self.oidc_scope.split():
+            raise ValueError("oidc_scope muss openid enthalten")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -1,9 +1,14 @@
-"""Rate limits on the public endpoints and login throttling, on a real embedded chain and SQLite."""
+"""Rate limits on the public endpoints and login throttling, on a real embedded chain and SQLite;
+the limits' own semantics both in process and shared through the test Redis (tests/support/
+redis_server.py). What only the shared limits do: test_limits_redis.py, tests/faults/
+test_shared_limits.py."""
 
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,9 +21,20 @@ from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
 from govchain.domain.security import api_key_prefix, hash_password, new_api_key, password_hasher
 from govchain.entrypoints.http.app import create_app
-from govchain.entrypoints.http.ratelimit import LoginThrottle, RateLimiter, retry_after_header
+from govchain.entrypoints.http.ratelimit import (
+    Limiter,
+    LoginThrottle,
+    RateLimiter,
+    RedisLoginThrottle,
+    RedisRateLimiter,
+    SharedCounts,
+    Throttle,
+    limits_for,
+    retry_after_header,
+)
 from govchain.entrypoints.http.tokens import issue_token
 from govchain.settings import Settings
+from support.redis_server import REDIS_URL, closed_redis_url, redis_keys
 
 AACHEN = "05334002"
 DOG = "gefaehrlicher-hund"
@@ -39,11 +55,40 @@ class FakeClock:
         return self.now
 
 
+@dataclass
+class Limits:
+    """Makes limits of one kind: in process, or shared through the test Redis (`shared`)."""
+
+    shared: SharedCounts | None
+
+    def limiter(self, rate_per_minute: float, clock: FakeClock) -> Limiter:
+        if self.shared is None:
+            return RateLimiter(rate_per_minute, clock=clock)
+        return RedisRateLimiter(self.shared, "public", rate_per_minute, clock=clock)
+
+    def throttle(self, max_failures: int, window: float, clock: FakeClock) -> Throttle:
+        if self.shared is None:
+            return LoginThrottle(max_failures, window, clock=clock)
+        return RedisLoginThrottle(self.shared, max_failures, window, clock=clock)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def limits(request: pytest.FixtureRequest) -> Iterator[Limits]:
+    """Both kinds must behave alike: each test below runs on both."""
+    if request.param == "memory":
+        yield Limits(None)
+        return
+    with redis_keys() as (_client, prefix):
+        shared = SharedCounts(REDIS_URL, prefix)
+        yield Limits(shared)
+        shared.close()
+
+
 # -- the bucket and the throttle on their own ------------------------------------------------
 
-def test_bucket_allows_a_burst_then_refills_at_its_rate() -> None:
+def test_bucket_allows_a_burst_then_refills_at_its_rate(limits: Limits) -> None:
     clock = FakeClock()
-    limiter = RateLimiter(60, clock=clock)  # one a second
+    limiter = limits.limiter(60, clock)  # one a second
     assert [limiter.acquire("a") for _ in range(60)] == [0.0] * 60
     assert limiter.acquire("a") == pytest.approx(1.0)
     assert limiter.acquire("b") == 0.0  # every key has its own bucket
@@ -75,9 +120,9 @@ def test_retry_after_is_whole_seconds_rounded_up() -> None:
     assert retry_after_header(19.01) == {"Retry-After": "20"}
 
 
-def test_throttle_counts_per_username_and_address_within_a_window() -> None:
+def test_throttle_counts_per_username_and_address_within_a_window(limits: Limits) -> None:
     clock = FakeClock()
-    throttle = LoginThrottle(2, 60, clock=clock, max_keys=10)
+    throttle = limits.throttle(2, 60, clock)
     throttle.failed("Meier", "10.0.0.1")
     assert throttle.retry_after("meier", "10.0.0.2") == 0.0
     clock.now += 10
@@ -89,15 +134,25 @@ def test_throttle_counts_per_username_and_address_within_a_window() -> None:
     throttle.failed("b", "10.0.0.9")
     assert throttle.retry_after("c", "10.0.0.9") == pytest.approx(60)
     clock.now += 60
-    assert throttle.retry_after("c", "10.0.0.9") == 0.0 and len(throttle) == 0
+    assert throttle.retry_after("c", "10.0.0.9") == 0.0
+    throttle.failed("c", "10.0.0.9")  # a new window: the old failures no longer count
+    assert throttle.retry_after("c", "10.0.0.9") == 0.0
+
+
+def test_throttle_forgets_old_windows_and_stays_bounded() -> None:
+    clock = FakeClock()
+    throttle = LoginThrottle(2, 60, clock=clock, max_keys=10)
+    throttle.failed("a", "10.0.0.9")
+    clock.now += 60
+    assert throttle.retry_after("a", "10.0.0.9") == 0.0 and len(throttle) == 0
     for i in range(100):
         throttle.failed(f"u{i}", None)
     assert len(throttle) <= 10
 
 
-def test_a_known_device_is_counted_apart_from_its_username_and_address() -> None:
+def test_a_known_device_is_counted_apart_from_its_username_and_address(limits: Limits) -> None:
     clock = FakeClock()
-    throttle = LoginThrottle(2, 60, clock=clock)
+    throttle = limits.throttle(2, 60, clock)
     for _ in range(2):
         throttle.failed("meier", "10.0.0.1")
     assert throttle.retry_after("meier", "10.0.0.1") == pytest.approx(60)
@@ -316,3 +371,29 @@ def test_forwarded_addresses_count_only_from_a_trusted_proxy(app: FastAPI, clock
                    for _ in range(PUBLIC_RATE + 1)]
         assert answers == [200] * PUBLIC_RATE + [429]
     assert _audited_logout_from(app, PROXY, "203.0.113.52") == "203.0.113.52"
+
+
+@pytest.fixture
+def redis_down(app: FastAPI) -> Iterator[None]:
+    """The limits create_app makes with a redis_url where no Redis answers."""
+    state = app.state
+    saved = state.public_limiter, state.api_key_limiter, state.login_throttle
+    limits = limits_for(state.settings.model_copy(update={"redis_url": closed_redis_url()}))
+    state.public_limiter, state.api_key_limiter, state.login_throttle = (
+        limits.public, limits.api_key, limits.login)
+    yield
+    state.public_limiter, state.api_key_limiter, state.login_throttle = saved
+
+
+def test_without_its_redis_the_service_verifies_with_per_process_limits_and_refuses_logins(
+        app: FastAPI, redis_down: None, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="govchain.entrypoints.http.ratelimit")
+    client = from_address(app, "192.0.2.90")
+    answers = [client.get("/api/v1/verify/kein-link").status_code for _ in range(PUBLIC_RATE + 1)]
+    assert answers == [200] * PUBLIC_RATE + [429]  # still limited, by this process alone
+    refused = client.post("/api/v1/auth/token", data={"username": "meier", "password": PASSWORD})
+    assert refused.status_code == 503
+    assert "Anmeldung vorübergehend nicht möglich" in refused.json()["detail"]
+    # One warning for the outage, not one per request.
+    warnings = [r.getMessage() for r in caplog.records if r.name.endswith("ratelimit")]
+    assert len(warnings) == 1 and "Redis (redis_url) nicht erreichbar" in warnings[0]

@@ -2,7 +2,8 @@
 sharing, verifying with the key, revoking, withdrawing, a landlord's submission) with every logger
 at DEBUG, in process (caplog) and as a real `govchain serve` process (its stdout and stderr), is
 searched for every password, API key, bearer token, link token, the keystore passphrase, the
-private keys and the token key.
+private keys and the token key. What /metrics shows after the run (in process and from the
+`serve` process) is searched for the same, and for the subjects' personal data.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Run:
     home: Path
     secrets: Secrets
     logs: dict[str, str]
+    metrics: dict[str, str] = field(default_factory=dict)  # /metrics after the run
 
 
 def _cli(home: Path, *args: str, input: str | None = None) -> str:
@@ -196,8 +198,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 
         # -- the API in process (TestClient), every logger at DEBUG ---------------------------
         settings = Settings(home=home)
+        metrics: dict[str, str] = {}
         with TestClient(create_app(settings)) as client:
             _flow(client, secrets, api_key)
+            # /metrics answers callers on the loopback interface only
+            scraper = TestClient(client.app, client=("127.0.0.1", 50000))
+            metrics["in process"] = _scrape(scraper.get, "")
         logs["logging records in process"] = handler.text()
         _key_material(home, secrets)
 
@@ -223,15 +229,31 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 time.sleep(0.1)
             with requests.Session() as session:
                 _flow(session, secrets, api_key, base)
+            metrics["govchain serve"] = _scrape(requests.get, base)
         finally:
             proc.terminate()
             proc.wait(timeout=10)
         logs["govchain serve stdout and stderr"] = out_file.read_text(errors="replace")
-        yield Run(home, secrets, logs)
+        yield Run(home, secrets, logs, metrics)
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
         mp.undo()
+
+
+def _scrape(get: Any, base: str) -> str:
+    answer = get(f"{base}/metrics")
+    assert answer.status_code == 200, answer.text
+    text: str = answer.text
+    return text
+
+
+def _personal_data() -> set[str]:
+    """The words of the subjects the run issued (five characters and more)."""
+    from govchain.domain.pointers import iter_leaves
+
+    return {v for usecase in (DOG, LANDLORD_USECASE) for _, v in iter_leaves(_example(usecase))
+            if isinstance(v, str) and len(v) >= 5 and re.search(r"[^\W\d_]", v)}
 
 
 # The test's own HTTP client (TestClient uses httpx) logs the URLs it requests; those are the
@@ -278,6 +300,19 @@ def test_no_secret_in_what_govchain_serve_prints(run: Run) -> None:
     leaked = run.secrets.found_in(text)
     lines = [line for line in text.splitlines() if any(s in line for s in leaked)]
     assert not leaked, "\n".join(lines[:10])
+
+
+@pytest.mark.parametrize("where", ["in process", "govchain serve"])
+def test_no_secret_or_personal_data_in_the_metrics(run: Run, where: str) -> None:
+    text = run.metrics[where]
+    # worth searching: the run's issuing, verifying and requests are in it
+    assert re.search(r'govchain_documents_accepted_total\{ags="05334002",usecase=', text)
+    assert 'govchain_verifications_total{status="VALID"}' in text
+    assert 'route="/api/v1/verify/{token}"' in text
+    personal = _personal_data()
+    assert len(personal) >= 10
+    leaked = run.secrets.found_in(text) + sorted(v for v in personal if v in text)
+    assert not leaked, leaked[:5]
 
 
 def test_no_secret_in_the_database_or_home_files_in_clear(run: Run) -> None:

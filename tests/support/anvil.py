@@ -129,13 +129,19 @@ def _group_alive(pgid: int) -> bool:
 
 
 def start_anvil(*, binary: Path | None = None, chain_id: int = ANVIL_CHAIN_ID,
-                args: Sequence[str] = (), startup_timeout: float = 30.0) -> AnvilNode:
+                args: Sequence[str] = (), startup_timeout: float = 30.0,
+                gas_price: int | None = None, base_fee: int | None = None,
+                block_time: float | None = None, hardfork: str | None = None) -> AnvilNode:
     """Starts anvil on a free port of 127.0.0.1 and returns once it answers eth_chainId.
 
-    `args` are passed on (e.g. ["--block-time", "1"]). Raises ConfigurationError if anvil is
-    missing or does not come up.
+    By default anvil mines each transaction at once and charges gas. The keywords make it
+    resemble another network: `gas_price` and `base_fee` in wei (0 and 0: a free-gas network such
+    as the Besu QBFT profile in deploy/besu), `block_time` in seconds (interval mining instead of
+    one block per transaction), `hardfork` by name ("cancun"). `args` are passed on as they are.
+    Raises ConfigurationError if anvil is missing or does not come up.
     """
     exe = binary or find_anvil()
+    args = [*_network_args(gas_price, base_fee, block_time, hardfork), *args]
     last_log = ""
     for _ in range(_PORT_ATTEMPTS):
         port = free_port()
@@ -160,6 +166,24 @@ def start_anvil(*, binary: Path | None = None, chain_id: int = ANVIL_CHAIN_ID,
         if "address already in use" not in last_log.lower():
             break
     raise ConfigurationError(f"anvil ({exe}) ist nicht gestartet:\n{last_log[-2000:]}")
+
+
+def _network_args(gas_price: int | None, base_fee: int | None, block_time: float | None,
+                  hardfork: str | None) -> list[str]:
+    args: list[str] = []
+    if gas_price is not None:
+        args += ["--gas-price", str(gas_price)]
+        if gas_price == 0:
+            # Else eth_gasPrice still suggests anvil's 1 gwei minimum tip, where Besu with
+            # min-gas-price=0 suggests 0; govchain signs at the suggested price.
+            args.append("--disable-min-priority-fee")
+    if base_fee is not None:
+        args += ["--base-fee", str(base_fee)]
+    if block_time is not None:
+        args += ["--block-time", f"{block_time:g}"]
+    if hardfork is not None:
+        args += ["--hardfork", hardfork]
+    return args
 
 
 def _wait_until_answering(node: AnvilNode, timeout: float) -> bool:

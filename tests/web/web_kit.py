@@ -53,16 +53,17 @@ class Site:
         return TestClient(self.app_client.app, base_url="https://testserver")
 
 
-def make_site(tmp_path_factory: pytest.TempPathFactory, usecases_dir: Path | None = None
-              ) -> Iterator[Site]:
+def make_site(tmp_path_factory: pytest.TempPathFactory, usecases_dir: Path | None = None,
+              **settings: Any) -> Iterator[Site]:
     mp = pytest.MonkeyPatch()
     mp.setenv("GOVCHAIN_KEY_PASSPHRASE", "test passphrase – not a secret")
     home = tmp_path_factory.mktemp("web-home")
     databases = fresh_database("sqlite", tmp_path_factory.mktemp("web-db"))
     next(databases)
-    settings = Settings(home=home, public_base_url=BASE_URL, usecases=usecases_dir)
     try:
-        with TestClient(create_app(settings), base_url="https://testserver") as client:
+        with TestClient(create_app(Settings(home=home, public_base_url=BASE_URL,
+                                            usecases=usecases_dir, **settings)),
+                        base_url="https://testserver") as client:
             site = Site(client, home)
             services.admit_municipality(site.ctx, AACHEN, "Stadt Aachen",
                                         [uc.id for uc in site.ctx.usecases.all()])

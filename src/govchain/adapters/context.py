@@ -2,7 +2,8 @@
 
 Layout of a home (default ~/.govchain, or --home / GOVCHAIN_HOME):
     chain/              the embedded chain's journal (absent when a JSON-RPC node is used)
-    keys/               encrypted keystores of the registrar and the issuer accounts
+    keys/               encrypted keystores of the registrar and the issuer accounts and the
+                        signing keys (with pkcs11_module set: new keys go to the HSM instead)
     secrets/passphrase  development homes only: the random keystore passphrase (mode 0600)
     deployment.json     chain id and contract addresses of this ledger
 """
@@ -16,10 +17,19 @@ from pathlib import Path
 
 from govchain.adapters.chain import Chain, open_chain
 from govchain.adapters.files import private_dir
+from govchain.adapters.hsm import (
+    ENV_MODULE,
+    ENV_TOKEN_LABEL,
+    Pkcs11Config,
+    Token,
+    TokenKeyStore,
+    resolve_pin,
+)
 from govchain.adapters.index import IndexedLedger
 from govchain.adapters.keys import (
     ENV_PASSPHRASE,
     ENV_PASSPHRASE_FILE,
+    Keys,
     KeyStore,
     create_dev_passphrase,
     resolve_passphrase,
@@ -27,7 +37,7 @@ from govchain.adapters.keys import (
 from govchain.adapters.ledger import Ledger, load_deployment
 from govchain.domain.ledger_view import Deployment, LedgerReader
 from govchain.domain.usecases import UseCaseRegistry, default_usecases_dir
-from govchain.errors import KeyStoreError
+from govchain.errors import ConfigurationError, KeyStoreError
 
 ENV_HOME = "GOVCHAIN_HOME"
 ENV_RPC_URL = "GOVCHAIN_RPC_URL"
@@ -57,6 +67,10 @@ class Context:
     public_base_url: str | None = None
     # The URL documents name as their govchain JSON-LD context (default: {base_url}/credentials/v1)
     context_url_setting: str | None = None
+    # The PKCS#11 token that holds the keys (settings.pkcs11_module/pkcs11_token_label, else
+    # GOVCHAIN_PKCS11_MODULE/GOVCHAIN_PKCS11_TOKEN_LABEL); None: the encrypted file keystore
+    pkcs11_module: Path | None = None
+    pkcs11_token_label: str | None = None
     _chain: Chain | None = field(default=None, repr=False)
     # Set by a long-running service (use_index): verification then answers from the status index.
     indexed: IndexedLedger | None = field(default=None, repr=False)
@@ -91,15 +105,34 @@ class Context:
                                      rpc_url=self.rpc_url)
         return self._chain
 
-    @cached_property
-    def keys(self) -> KeyStore:
-        return KeyStore(self.home / "keys", resolve_passphrase(self.dev_passphrase_file))
+    @property
+    def pkcs11(self) -> Pkcs11Config | None:
+        module = self.pkcs11_module or os.environ.get(ENV_MODULE)
+        if not module:
+            return None
+        label = self.pkcs11_token_label or os.environ.get(ENV_TOKEN_LABEL)
+        if not label:
+            raise ConfigurationError(f"pkcs11_module ist gesetzt, aber kein pkcs11_token_label "
+                                     f"({ENV_TOKEN_LABEL})")
+        return Pkcs11Config(Path(module), label)
 
-    def ensure_keystore(self) -> KeyStore:
+    @cached_property
+    def keys(self) -> Keys:
+        pkcs11 = self.pkcs11
+        if pkcs11 is None:
+            return KeyStore(self.home / "keys", resolve_passphrase(self.dev_passphrase_file))
+        try:  # keys made before the HSM stay usable while a passphrase is at hand
+            fallback: KeyStore | None = KeyStore(self.home / "keys",
+                                                 resolve_passphrase(self.dev_passphrase_file))
+        except KeyStoreError:
+            fallback = None
+        return TokenKeyStore(Token(pkcs11, resolve_pin()), fallback)
+
+    def ensure_keystore(self) -> Keys:
         """The keystore, creating a development passphrase in a new home without one."""
         private_dir(self.home)
         configured = os.environ.get(ENV_PASSPHRASE) or os.environ.get(ENV_PASSPHRASE_FILE)
-        if not configured and not self.dev_passphrase_file.exists():
+        if not configured and self.pkcs11 is None and not self.dev_passphrase_file.exists():
             if (self.home / "keys").exists():
                 raise KeyStoreError(f"Schlüssel in {self.home / 'keys'}, aber keine Passphrase: "
                                     f"{ENV_PASSPHRASE} oder {ENV_PASSPHRASE_FILE} setzen")
@@ -140,6 +173,9 @@ class Context:
         if self._chain is not None:
             self._chain.close()
             self._chain = None
+        keys = self.__dict__.pop("keys", None)
+        if isinstance(keys, TokenKeyStore):
+            keys.close()
 
     def __enter__(self) -> Context:
         return self

@@ -13,12 +13,13 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 
 from govchain.domain.hashing import keccak
@@ -35,7 +36,39 @@ ENV_PASSPHRASE_FILE = "GOVCHAIN_KEY_PASSPHRASE_FILE"
 class KeyInfo:
     address: str
     label: str
-    path: Path
+    path: Path | None  # None: in an HSM (adapters.hsm)
+
+
+class AccountSigner(Protocol):
+    """What signs an account's transactions: an unlocked LocalAccount or an account in an HSM."""
+
+    @property
+    def address(self) -> ChecksumAddress: ...
+
+    def sign_transaction(self, transaction: dict[str, Any]) -> Any: ...
+
+
+class Keys(Protocol):
+    """A home's keys: this module's file KeyStore or adapters.hsm.TokenKeyStore."""
+
+    @property
+    def where(self) -> str: ...
+
+    def create(self, label: str) -> KeyInfo: ...
+
+    def keys(self) -> list[KeyInfo]: ...
+
+    def has(self, address: str) -> bool: ...
+
+    def unlock(self, address: str) -> AccountSigner: ...
+
+    def by_label(self, label: str) -> list[KeyInfo]: ...
+
+    def create_signing_key(self, label: str) -> SigningKeyInfo: ...
+
+    def has_signing_key(self, key_id: bytes) -> bool: ...
+
+    def unlock_signing_key(self, key_id: bytes) -> ec.EllipticCurvePrivateKey: ...
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -62,6 +95,10 @@ class KeyStore:
 
     def __repr__(self) -> str:  # never show the passphrase
         return f"KeyStore({self.directory})"
+
+    @property
+    def where(self) -> str:
+        return str(self.directory)
 
     def create(self, label: str) -> KeyInfo:
         account: LocalAccount = Account.create()
@@ -157,7 +194,7 @@ class SigningKeyInfo:
     key_id: bytes  # keccak256 of the compressed public key: its id on the ledger
     public_key: bytes  # 33-byte compressed SEC1 point
     label: str
-    path: Path
+    path: Path | None  # None: in an HSM (adapters.hsm)
 
 
 def compressed_public_key(key: ec.EllipticCurvePublicKey) -> bytes:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from eth_abi.abi import decode as abi_decode
-from eth_account.signers.local import LocalAccount
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
@@ -27,6 +26,7 @@ from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Excepti
 
 from govchain.adapters import artifacts
 from govchain.adapters.chain.base import Chain
+from govchain.adapters.keys import AccountSigner
 from govchain.domain.hashing import Hash32
 from govchain.domain.ledger_view import (
     AccountState,
@@ -202,7 +202,7 @@ class Ledger:
     # -- deployment --------------------------------------------------------------------------
 
     @classmethod
-    def deploy(cls, chain: Chain, admin: LocalAccount) -> Deployment:
+    def deploy(cls, chain: Chain, admin: AccountSigner) -> Deployment:
         """Deploys both contracts; `admin` becomes the registrar (Land authority)."""
         issuer = _deploy(chain, admin, "IssuerRegistry", [admin.address])
         document = _deploy(chain, admin, "DocumentRegistry", [issuer.address])
@@ -216,7 +216,7 @@ class Ledger:
 
     # -- transactions ------------------------------------------------------------------------
 
-    def _sign(self, signer: LocalAccount, call: Any, *, nonce: int | None = None,
+    def _sign(self, signer: AccountSigner, call: Any, *, nonce: int | None = None,
               gas_price: int | None = None) -> SignedTx:
         w3 = self.chain.w3
         self.chain.sync()
@@ -238,7 +238,7 @@ class Ledger:
         return SignedTx(bytes(signed.raw_transaction), bytes(signed.hash), int(tx["nonce"]),
                         int(tx["gasPrice"]))
 
-    def _transact(self, signer: LocalAccount, call: Any) -> TxResult:
+    def _transact(self, signer: AccountSigner, call: Any) -> TxResult:
         w3 = self.chain.w3
         signed = self._sign(signer, call)
         tx_hash = self.chain.send_raw_transaction(signed.raw)
@@ -251,57 +251,57 @@ class Ledger:
         return TxResult("0x" + tx_hash.hex(), receipt["blockNumber"], int(block["timestamp"]),
                         int(receipt["gasUsed"]))
 
-    def admit_municipality(self, signer: LocalAccount, ags: str, name: str,
+    def admit_municipality(self, signer: AccountSigner, ags: str, name: str,
                            accounts: Sequence[str], doc_types: Sequence[bytes]) -> TxResult:
         fn = self.issuer_registry.functions.admitMunicipality(
             ags_to_bytes(ags), name, [to_checksum_address(a) for a in accounts], list(doc_types))
         return self._transact(signer, fn)
 
-    def set_doc_types(self, signer: LocalAccount, ags: str, doc_types: Sequence[bytes]) -> TxResult:
+    def set_doc_types(self, signer: AccountSigner, ags: str, doc_types: Sequence[bytes]) -> TxResult:
         fn = self.issuer_registry.functions.setDocTypes(ags_to_bytes(ags), list(doc_types))
         return self._transact(signer, fn)
 
-    def suspend_municipality(self, signer: LocalAccount, ags: str) -> TxResult:
+    def suspend_municipality(self, signer: AccountSigner, ags: str) -> TxResult:
         return self._transact(signer, self.issuer_registry.functions.suspendMunicipality(
             ags_to_bytes(ags)))
 
-    def reactivate_municipality(self, signer: LocalAccount, ags: str) -> TxResult:
+    def reactivate_municipality(self, signer: AccountSigner, ags: str) -> TxResult:
         return self._transact(signer, self.issuer_registry.functions.reactivateMunicipality(
             ags_to_bytes(ags)))
 
-    def add_account(self, signer: LocalAccount, ags: str, account: str) -> TxResult:
+    def add_account(self, signer: AccountSigner, ags: str, account: str) -> TxResult:
         return self._transact(signer, self.issuer_registry.functions.addAccount(
             ags_to_bytes(ags), to_checksum_address(account)))
 
-    def retire_account(self, signer: LocalAccount, account: str) -> TxResult:
+    def retire_account(self, signer: AccountSigner, account: str) -> TxResult:
         return self._transact(signer, self.issuer_registry.functions.retireAccount(
             to_checksum_address(account)))
 
-    def mark_compromised(self, signer: LocalAccount, account: str, since: int) -> TxResult:
+    def mark_compromised(self, signer: AccountSigner, account: str, since: int) -> TxResult:
         return self._transact(signer, self.issuer_registry.functions.markCompromised(
             to_checksum_address(account), since))
 
-    def add_signing_key(self, signer: LocalAccount, ags: str, public_key: bytes) -> TxResult:
+    def add_signing_key(self, signer: AccountSigner, ags: str, public_key: bytes) -> TxResult:
         """Registers a credential-signing key (33-byte compressed P-256 point) of the municipality;
         its id is `signing_key_id(public_key)`."""
         fn = self.issuer_registry.functions.addSigningKey(ags_to_bytes(ags), bytes(public_key))
         return self._with_signing_keys(lambda: self._transact(signer, fn))
 
-    def retire_signing_key(self, signer: LocalAccount, key_id: bytes) -> TxResult:
+    def retire_signing_key(self, signer: AccountSigner, key_id: bytes) -> TxResult:
         fn = self.issuer_registry.functions.retireSigningKey(_key_id(key_id))
         return self._with_signing_keys(lambda: self._transact(signer, fn))
 
-    def mark_signing_key_compromised(self, signer: LocalAccount, key_id: bytes,
+    def mark_signing_key_compromised(self, signer: AccountSigner, key_id: bytes,
                                      since: int) -> TxResult:
         fn = self.issuer_registry.functions.markSigningKeyCompromised(_key_id(key_id), since)
         return self._with_signing_keys(lambda: self._transact(signer, fn))
 
-    def anchor(self, signer: LocalAccount, doc_type: bytes, roots: Sequence[Hash32]) -> TxResult:
+    def anchor(self, signer: AccountSigner, doc_type: bytes, roots: Sequence[Hash32]) -> TxResult:
         return self._transact(signer, self.document_registry.functions.anchor(doc_type, list(roots)))
 
     # -- the anchoring worker's steps: sign, store, send, then look -------------------------
 
-    def sign_anchor(self, signer: LocalAccount, doc_type: bytes, roots: Sequence[Hash32], *,
+    def sign_anchor(self, signer: AccountSigner, doc_type: bytes, roots: Sequence[Hash32], *,
                     nonce: int | None = None, gas_price: int | None = None) -> SignedTx:
         """The signed anchor transaction, not sent: the worker stores it before sending, so
         that after a crash it sends the same bytes again. Raises LedgerError where the node's
@@ -356,17 +356,17 @@ class Ledger:
         """The node's latest block number."""
         return self._read(lambda: self.chain.block_number())  # type: ignore[no-any-return]
 
-    def revoke(self, signer: LocalAccount, root: bytes, target_hash: bytes,
+    def revoke(self, signer: AccountSigner, root: bytes, target_hash: bytes,
                proof: Sequence[bytes], reason: int) -> TxResult:
         return self._transact(signer, self.document_registry.functions.revoke(
             root, target_hash, list(proof), reason))
 
-    def suspend(self, signer: LocalAccount, root: bytes, target_hash: bytes,
+    def suspend(self, signer: AccountSigner, root: bytes, target_hash: bytes,
                 proof: Sequence[bytes], reason: int) -> TxResult:
         return self._transact(signer, self.document_registry.functions.suspend(
             root, target_hash, list(proof), reason))
 
-    def reinstate(self, signer: LocalAccount, root: bytes, target_hash: bytes,
+    def reinstate(self, signer: AccountSigner, root: bytes, target_hash: bytes,
                   proof: Sequence[bytes]) -> TxResult:
         return self._transact(signer, self.document_registry.functions.reinstate(
             root, target_hash, list(proof)))
@@ -491,7 +491,7 @@ class _Deployed:
     block: int
 
 
-def _deploy(chain: Chain, admin: LocalAccount, name: str, args: list[Any]) -> _Deployed:
+def _deploy(chain: Chain, admin: AccountSigner, name: str, args: list[Any]) -> _Deployed:
     art = artifacts.load(name)
     w3 = chain.w3
     factory = w3.eth.contract(abi=art.abi, bytecode=art.bytecode)

@@ -27,7 +27,7 @@ from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
 from govchain.adapters.db.repositories import ANCHORED_CHANNEL, PENDING_CHANNEL
 from govchain.domain.timefmt import now
-from govchain.errors import LedgerUnavailableError
+from govchain.errors import KeyUnavailableError, LedgerUnavailableError
 from govchain.pipeline.batches import AnchorSteps, BatchOutcome
 from govchain.pipeline.listener import Listener
 from govchain.pipeline.locks import AccountLocks
@@ -296,7 +296,7 @@ class Anchoring:
                 progressed = self._step(account)
                 self._ledger_ok = True
                 delay = self.settings.retry_delay
-            except (LedgerUnavailableError, OSError) as err:
+            except (LedgerUnavailableError, KeyUnavailableError, OSError) as err:
                 self._ledger_ok = False
                 self._note_error(err)
                 self._sleep(wake, delay)

@@ -20,16 +20,23 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from govchain.adapters import metrics
 from govchain.adapters.context import Context
 from govchain.adapters.db import BatchRecord, QueuedDocument, UnitOfWork
 from govchain.domain.hashing import Hash32, from_hex32, to_hex
 from govchain.domain.merkle import MerkleTree
 from govchain.domain.timefmt import from_unix, now
-from govchain.errors import GovchainError, LedgerError, LedgerUnavailableError
+from govchain.errors import (
+    GovchainError,
+    KeyUnavailableError,
+    LedgerError,
+    LedgerUnavailableError,
+)
 from govchain.pipeline.locks import AccountLocks
 from govchain.services import issuer_signer
 from govchain.settings import AnchoringSettings
@@ -56,6 +63,10 @@ class AnchorSteps:
         self.settings = settings
         self._signers: dict[str, Any] = {}
         self._sent: dict[int, float] = {}  # batch id → when this process last sent it
+        # For the metrics: when the documents of the batches this process opened were accepted,
+        # and each account's municipality (an account belongs to one for ever).
+        self._accepted_at: dict[int, list[datetime]] = {}
+        self._municipalities: dict[str, str] = {}
 
     def _signer(self, ags: str, account: str) -> Any:
         if account not in self._signers:
@@ -84,8 +95,8 @@ class AnchorSteps:
             try:
                 signed = self.ctx.ledger.sign_anchor(self._signer(first.ags, account),
                                                      usecase.doc_type, [tree.root])
-            except LedgerUnavailableError:
-                raise
+            except (LedgerUnavailableError, KeyUnavailableError):
+                raise  # nothing stored: the documents stay waiting and are tried again
             except GovchainError as err:
                 error = str(err)
             members = [from_hex32(q.target_hash) for q in ordered]  # the tree's leaves, in order
@@ -100,7 +111,12 @@ class AnchorSteps:
                 log.warning("Verankerung von %d Dokumenten (%s) abgelehnt: %s", len(ordered),
                             usecase_id, error)
             uow.commit()
-            return batch
+        self._municipalities[account] = first.ags
+        if error is not None:
+            metrics.documents_failed(usecase_id, first.ags, len(ordered))
+        else:
+            self._accepted_at[batch.id] = [q.created_at for q in ordered]
+        return batch
 
     def advance(self, batch: BatchRecord) -> BatchOutcome:
         """Moves a ``sending`` batch on: finished when its root is on the ledger with enough
@@ -154,7 +170,7 @@ class AnchorSteps:
     def _replace(self, batch: BatchRecord) -> BatchRecord:
         """Re-signs the same anchor with the same nonce at a higher price (≥ +12.5 %, what nodes
         ask of a replacement)."""
-        ags = self._ags_of(batch.id)
+        ags = self._ags_of(batch)
         usecase = self.ctx.usecases.get(batch.usecase)
         old_price = batch.gas_price or 0
         price = max(old_price * 5 // 4 + 1, self.ctx.chain.w3.eth.gas_price)
@@ -172,12 +188,13 @@ class AnchorSteps:
                  signed.gas_price)
         return fresh
 
-    def _ags_of(self, batch_id: int) -> str:
-        with UnitOfWork(self.engine) as uow:
-            members = batch_members(uow, batch_id)
-            ags = uow.documents.ags_of(members[0]) if members else None
+    def _ags_of(self, batch: BatchRecord) -> str:
+        ags = self._municipalities.get(batch.account)
         if ags is None:
-            raise LedgerError(f"Anker-Stapel {batch_id} hat keine wartenden Dokumente")
+            with UnitOfWork(self.engine) as uow:
+                ags = self._municipality_of(uow, batch.account, batch_members(uow, batch.id))
+        if not ags:
+            raise LedgerError(f"Anker-Stapel {batch.id} hat keine wartenden Dokumente")
         return ags
 
     def _finish(self, batch: BatchRecord, tx_hash: str, block: int, timestamp: int
@@ -197,6 +214,7 @@ class AnchorSteps:
             if anchored == 0:  # finished by another path already: nothing else to write
                 uow.batches.mark_anchored(batch.id, tx_hash=tx, block=block, at=at)
                 uow.commit()
+                self._accepted_at.pop(batch.id, None)
                 return BatchOutcome(batch.id)
             if anchored != len(members):
                 raise LedgerError(f"Anker-Stapel {batch.id}: {len(members) - anchored} seiner "
@@ -205,16 +223,33 @@ class AnchorSteps:
             assert tree is not None
             uow.batches.mark_anchored(batch.id, tx_hash=tx, block=block, at=at,
                                       tree=tree.to_bytes())
+            ags = self._municipality_of(uow, batch.account, members)
             uow.commit()
+        metrics.documents_anchored(batch.usecase, ags, anchored,
+                                   self._accepted_at.pop(batch.id, []))
         return BatchOutcome(batch.id, anchored=anchored)
 
     def _fail(self, batch: BatchRecord, error: str) -> BatchOutcome:
+        self._accepted_at.pop(batch.id, None)
         with UnitOfWork(self.engine) as uow:
-            failed = uow.documents.mark_batch_failed(batch.id, batch_members(uow, batch.id))
+            members = batch_members(uow, batch.id)
+            failed = uow.documents.mark_batch_failed(batch.id, members)
             uow.batches.mark_failed(batch.id, error)
+            ags = self._municipality_of(uow, batch.account, members)
             uow.commit()
         log.warning("Anker-Stapel %d fehlgeschlagen: %s", batch.id, error)
+        metrics.documents_failed(batch.usecase, ags, failed)
         return BatchOutcome(batch.id, failed=failed)
+
+    def _municipality_of(self, uow: UnitOfWork, account: str, members: Sequence[Hash32]) -> str:
+        """The AGS of the account's municipality ("" if unknown): known from a batch this process
+        opened, else asked of the batch's first document (a batch found after a restart)."""
+        ags = self._municipalities.get(account)
+        if ags is None and members:
+            ags = uow.documents.ags_of(members[0])
+            if ags is not None:
+                self._municipalities[account] = ags
+        return ags or ""
 
     def sending(self, account: str) -> list[BatchRecord]:
         with UnitOfWork(self.engine) as uow:

@@ -40,7 +40,12 @@ class AuditAction(StrEnum):
     WALLET_ISSUE = "wallet.issue"
     AUTH_LOGOUT = "auth.logout"
     USER_ADD = "user.add"
+    USER_DISABLE = "user.disable"
+    USER_ENABLE = "user.enable"
+    USER_RESET_PASSWORD = "user.reset-password"
+    USER_END_SESSIONS = "user.end-sessions"
     APIKEY_CREATE = "apikey.create"
+    APIKEY_REVOKE = "apikey.revoke"
 
 
 @dataclass(frozen=True)

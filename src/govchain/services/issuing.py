@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from govchain.adapters import metrics
 from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
 from govchain.adapters.db.repositories import DocumentRecord
@@ -177,6 +178,7 @@ def accept_documents(ctx: Context, uow: UnitOfWork, ags: str, usecase_id: str,
         [(s, r.landlord_code) for s, r in zip(salted, requests, strict=True)],
         created_by=created_by)
     uow.status_events.add_many([r.id for r in records], "issued", actor=created_by)
+    uow.after_commit(lambda: metrics.documents_accepted(usecase_id, ags, len(records)))
     return records
 
 
@@ -257,6 +259,7 @@ def accept_valid(ctx: Context, uow: UnitOfWork, ags: str, usecase_id: str,
         ids = [s.document["id"] for s in salted]
         uow.status_events.add_many(ids, "issued", actor=created_by)
         accepted += [(i, d) for (i, _), d in zip(part, ids, strict=True)]
+    uow.after_commit(lambda: metrics.documents_accepted(usecase_id, ags, len(accepted)))
     return BulkResult(accepted, rejected)
 
 

@@ -1,4 +1,5 @@
-"""Sharing a document: selective disclosure and verification links (created, opened, withdrawn)."""
+"""Sharing a document: selective disclosure, verification links (created, opened, withdrawn) and
+the PDF certificate that carries one."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from govchain.adapters import metrics
 from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
 from govchain.adapters.db.repositories import DocumentRecord
@@ -16,6 +18,7 @@ from govchain.domain.disclosure import disclose
 from govchain.domain.documents import usecase_id_of
 from govchain.domain.hashing import canonical_json
 from govchain.domain.security import (
+    format_link_code,
     link_lookup,
     new_link_token,
     open_link,
@@ -100,6 +103,14 @@ class LinkVerification:
     link_id: str | None
 
 
+def _refused_link(result: VerificationResult, document: None, link_id: str | None
+                  ) -> LinkVerification:
+    """A link that cannot be opened (unknown, withdrawn, expired): counted like a verification
+    (a usable link's document is counted by `verify`)."""
+    metrics.verification(result.status)
+    return LinkVerification(result, document, link_id)
+
+
 def verify_link(ctx: Context, uow: UnitOfWork, token: str, at: datetime | None = None
                 ) -> LinkVerification:
     """Opens a link and verifies the document behind it; an expired, withdrawn or unknown link
@@ -110,14 +121,14 @@ def verify_link(ctx: Context, uow: UnitOfWork, token: str, at: datetime | None =
     except LinkTokenError:
         link = None
     if link is None:
-        return LinkVerification(link_result(Status.INVALID, "Diesen Prüflink gibt es nicht.", when,
-                                            why=LINK_UNKNOWN), None, None)
+        return _refused_link(link_result(Status.INVALID, "Diesen Prüflink gibt es nicht.", when,
+                                         why=LINK_UNKNOWN), None, None)
     if link.withdrawn_at is not None:
-        return LinkVerification(link_result(
+        return _refused_link(link_result(
             Status.INVALID, f"Der Prüflink wurde am {de(link.withdrawn_at)} zurückgezogen.", when,
             why=LINK_WITHDRAWN), None, link.id)
     if link.expires_at is not None and when >= link.expires_at:
-        return LinkVerification(link_result(
+        return _refused_link(link_result(
             Status.EXPIRED, f"Der Prüflink ist am {de(link.expires_at)} abgelaufen.", when,
             why=LINK_EXPIRED), None, link.id)
     document = json.loads(open_link(token, link.id, link.ciphertext))
@@ -144,6 +155,32 @@ def create_link_for(ctx: Context, uow: UnitOfWork, actor: Actor, document_id: st
         detail["purpose"] = purpose
     audit.record(uow, actor.who, AuditAction.LINK_CREATE, link.id, detail)
     return link
+
+
+def download_name(record: DocumentRecord) -> str:
+    """A file name for the document's downloads, without extension, e.g.
+    gefaehrlicher-hund-db0f7a99 (no colons of the urn:uuid: id in a file name)."""
+    return f"{record.usecase}-{record.id.rsplit(':', 1)[-1][:8]}"
+
+
+def certificate_for(ctx: Context, uow: UnitOfWork, actor: Actor, document_id: str, *,
+                    base_url: str, lang: str = "de") -> tuple[DocumentRecord, bytes]:
+    """The PDF certificate of a document the actor may see, with a fresh verification link
+    (valid until the document's validUntil, audited as the certificate's), for the pages and the
+    API alike; InputError while the document waits for its anchor. The caller commits."""
+    # fpdf2 and segno (≈0.4 s to import) load with the first PDF asked for, not with every process.
+    from govchain.presentation.pdf import render_certificate
+
+    record = get_document_for(uow, actor, document_id)
+    if record.document is None:
+        raise InputError("Das Dokument ist noch nicht verankert")
+    until = record.valid_until if record.valid_until and record.valid_until > now() else None
+    link = create_link_for(ctx, uow, actor, record.id, base_url=base_url, expires_at=until,
+                           purpose="certificate")
+    pdf = render_certificate(record.document, ctx.usecases.get(record.usecase),
+                             verify_url=link.url, link_code=format_link_code(link.token),
+                             lang=lang, anchored_at=record.anchored_at)
+    return record, pdf
 
 
 # The tenant registers within two weeks of moving in (§17 Abs. 1 BMG) and the registration office

@@ -37,6 +37,7 @@ from urllib.parse import quote, urlencode
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from govchain.adapters import metrics
 from govchain.adapters.context import Context
 from govchain.adapters.db import DocumentRecord, UnitOfWork
 from govchain.domain import data_integrity, jose, sd_jwt, status_lists
@@ -533,6 +534,7 @@ def receive_response(ctx: Context, uow: UnitOfWork, request_id: str, form: Mappi
         if not vp_token:
             raise OAuthError("invalid_request", "vp_token fehlt")
         result, claims = _check(ctx, record, vp_token, at)
+        metrics.verification(result.status)
         stored = {**result.to_json(), "claims": claims}
     if not uow.wallet.answer(record.id, stored, at):
         raise OAuthError("invalid_request", "Diese Anfrage wurde bereits beantwortet")

@@ -7,11 +7,9 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 
-from eth_account.signers.local import LocalAccount
-
 from govchain.adapters.chain.base import ChainFeatureUnsupportedError
 from govchain.adapters.context import REGISTRAR_LABEL, Context, issuer_label
-from govchain.adapters.keys import SigningKeyInfo
+from govchain.adapters.keys import AccountSigner, SigningKeyInfo
 from govchain.adapters.ledger import Ledger, TxResult, save_deployment
 from govchain.domain.data_integrity import public_key_from_bytes, public_key_multibase
 from govchain.domain.ledger_view import Deployment, SigningKey
@@ -40,10 +38,10 @@ def init_home(ctx: Context) -> Deployment:
     return ctx.deployment
 
 
-def registrar_account(ctx: Context) -> LocalAccount:
+def registrar_account(ctx: Context) -> AccountSigner:
     found = ctx.keys.by_label(REGISTRAR_LABEL)
     if not found:
-        raise KeyStoreError(f"Kein Registrar-Schlüssel in {ctx.keys.directory}")
+        raise KeyStoreError(f"Kein Registrar-Schlüssel in {ctx.keys.where}")
     return ctx.keys.unlock(found[0].address)
 
 
@@ -100,7 +98,8 @@ def retire_account(ctx: Context, account: str) -> TxResult:
 
 def add_signing_key(ctx: Context, ags: str) -> SigningKeyInfo:
     """A new credential-signing key (P-256) for the municipality, kept encrypted in this
-    service's keystore and registered on the ledger: admission, and key rotation step one."""
+    service's keystore (or made in its HSM) and registered on the ledger: admission, and key
+    rotation step one."""
     info = ctx.keys.create_signing_key(signing_label(ags))
     ctx.ledger.add_signing_key(registrar_account(ctx), ags, info.public_key)
     return info

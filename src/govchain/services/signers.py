@@ -1,14 +1,15 @@
 """Which issuer account signs for a municipality, and its unlocked key: used when documents are
-salted (the account named in the proof) and by the anchoring pipeline (the key that signs)."""
+salted (the account named in the proof) and by the anchoring pipeline (the key that signs). The
+key is the file keystore's LocalAccount or, with an HSM (adapters.hsm), an account in the token
+that signs there."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from eth_account.signers.local import LocalAccount
-
 from govchain.adapters.context import Context
 from govchain.adapters.index import IndexedLedger
+from govchain.adapters.keys import AccountSigner
 from govchain.domain.ledger_view import AccountState, IssuerAccount, Municipality
 from govchain.errors import (
     GovchainError,
@@ -76,6 +77,6 @@ def registry_view(ctx: Context) -> _RegistryView:
     return ctx.ledger
 
 
-def issuer_signer(ctx: Context, ags: str, account: str | None = None) -> LocalAccount:
-    """The unlocked key of issuer_address(ctx, ags, account)."""
+def issuer_signer(ctx: Context, ags: str, account: str | None = None) -> AccountSigner:
+    """The key of issuer_address(ctx, ags, account), ready to sign (unlocked, or in the HSM)."""
     return ctx.keys.unlock(issuer_address(ctx, ags, account))

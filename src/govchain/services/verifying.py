@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from govchain.adapters import metrics
 from govchain.adapters.context import Context
 from govchain.adapters.db import UnitOfWork
 from govchain.adapters.db.repositories import DocumentRecord
@@ -28,9 +29,12 @@ def verify(ctx: Context, document: Mapping[str, Any], at: datetime | str | None 
     try:
         reader = ctx.reader
     except LedgerUnavailableError as err:
-        return unverifiable(document, str(err), when)
-    return verify_document(document, ledger=reader, usecases=ctx.usecases, at=when,
-                           jsonld_loader=credentials.document_loader(ctx))
+        result = unverifiable(document, str(err), when)
+    else:
+        result = verify_document(document, ledger=reader, usecases=ctx.usecases, at=when,
+                                 jsonld_loader=credentials.document_loader(ctx))
+    metrics.verification(result.status)
+    return result
 
 
 def lookup_code(ctx: Context, uow: UnitOfWork, actor: Actor, code: str

@@ -317,6 +317,25 @@ class RevokedToken(Base):
     expires_at: Mapped[datetime]
 
 
+class LoginSession(Base):
+    """A login token as issued (API or pages), so that the registrar can see a user's sessions
+    and end them. Whether a token counts is still decided by the token, the user and
+    ``revoked_tokens``; a row is deleted when its session is ended and once it has expired."""
+
+    __tablename__ = "login_sessions"
+    __table_args__ = (sa.Index("ix_login_sessions_user_id", "user_id"),
+                      sa.Index("ix_login_sessions_expires_at", "expires_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    address: Mapped[str | None] = mapped_column(sa.String(64))  # of the last request seen
+    user_agent: Mapped[str | None] = mapped_column(sa.String(200))  # of the login
+
+
 WalletOfferState = Literal["offered", "token", "issued", "locked", "withdrawn"]
 WALLET_OFFER_STATES: tuple[WalletOfferState, ...] = ("offered", "token", "issued", "locked",
                                                      "withdrawn")

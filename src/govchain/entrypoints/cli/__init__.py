@@ -7,6 +7,7 @@ to it when imported here (imports point one way: this package → command module
 from __future__ import annotations
 
 from govchain.entrypoints.cli import accounts, bulk, documents, home, registry, serving
+from govchain.entrypoints.cli import backup as backup  # backup, restore
 from govchain.entrypoints.cli.base import main
 
 __all__ = ["accounts", "bulk", "documents", "home", "main", "registry", "serving"]

@@ -18,7 +18,13 @@ from govchain.adapters.context import ENV_HOME, ENV_RPC_URL, Context, default_ho
 from govchain.adapters.db import UnitOfWork
 from govchain.bootstrap import open_database
 from govchain.domain import strictjson
-from govchain.errors import GovchainError, InputError, LedgerError, LedgerUnavailableError
+from govchain.errors import (
+    GovchainError,
+    InputError,
+    KeyUnavailableError,
+    LedgerError,
+    LedgerUnavailableError,
+)
 from govchain.pipeline.batches import anchor_now
 from govchain.services.audit import AuditAction, Who, record
 from govchain.settings import Settings
@@ -27,7 +33,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_INVALID = 1  # verification said anything but VALID
 EXIT_ERROR = 2  # bad input or refused operation
-EXIT_UNAVAILABLE = 3  # ledger not reachable
+EXIT_UNAVAILABLE = 3  # ledger (or the keys' HSM) not reachable
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> None:
@@ -41,7 +47,7 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except LedgerUnavailableError as err:
+        except (LedgerUnavailableError, KeyUnavailableError) as err:
             fail(str(err), EXIT_UNAVAILABLE)
         except GovchainError as err:
             fail(str(err))
@@ -83,9 +89,22 @@ pass_ctx = click.make_pass_decorator(Context)
 def main(click_ctx: click.Context, home: Path | None, rpc_url: str | None,
          usecases_dir: Path | None) -> None:
     """govchain: prüfbare Verwaltungsdokumente der Kommunen in NRW."""
-    ctx = Context(home=home or default_home(), rpc_url=rpc_url, usecases_dir=usecases_dir)
+    home = home or default_home()
+    ctx = Context(home=home, rpc_url=rpc_url, usecases_dir=usecases_dir, **_key_token(home))
     click_ctx.obj = ctx
     click_ctx.call_on_close(ctx.close)
+
+
+def _key_token(home: Path) -> dict[str, Any]:
+    """The HSM settings of config.toml (or GOVCHAIN_PKCS11_*), so that the commands make and use
+    keys where the service does; a config file with errors is reported by the commands that
+    read the settings (Context still reads GOVCHAIN_PKCS11_* itself)."""
+    try:
+        settings = Settings(home=home)
+    except (GovchainError, ValueError):
+        return {}
+    return {"pkcs11_module": settings.pkcs11_module,
+            "pkcs11_token_label": settings.pkcs11_token_label}
 
 
 def service_settings(ctx: Context, **overrides: Any) -> Settings:

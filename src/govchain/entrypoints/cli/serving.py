@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from govchain.adapters.context import Context
+from govchain.adapters.metrics import shared_between_processes
 from govchain.bootstrap import AnchoringProcess, open_context, open_database
 from govchain.entrypoints.cli.base import handle_errors, main, pass_ctx, service_settings
 
@@ -29,6 +30,16 @@ class RedactCapabilities(logging.Filter):
             record.args = tuple(self.redact(a) if isinstance(a, str) else a for a in record.args)
         record.msg = self.redact(str(record.msg))
         return True
+
+
+class QuietScrapes(logging.Filter):
+    """Leaves successful scrapes of /metrics (every few seconds) out of the access log; refused
+    ones stay in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        return not (isinstance(args, tuple) and len(args) == 5 and args[2] == "/metrics"
+                    and args[4] == 200)
 
 
 @main.command()
@@ -71,22 +82,27 @@ def serve(ctx: Context, host: str | None, port: int | None, database_url: str | 
                         ("PORT", settings.port)):
         if value is not None:
             os.environ[f"GOVCHAIN_{name}"] = str(value)
-    # The anchoring workers get a process of their own; the request processes only wait.
-    anchoring = AnchoringProcess(settings)
-    anchoring.start()
-    os.environ["GOVCHAIN_ANCHOR_WORKERS"] = "false"
-    try:
-        uvicorn.run("govchain.entrypoints.http.app:create_app", factory=True, workers=workers, **options)
-    finally:
-        anchoring.stop()
+    # Every process counts in files of one fresh directory, which the scraped process adds up
+    # (prometheus-client's multiprocess mode): named before any of them starts.
+    with shared_between_processes(settings.home):
+        # The anchoring workers get a process of their own; the request processes only wait.
+        anchoring = AnchoringProcess(settings)
+        anchoring.start()
+        os.environ["GOVCHAIN_ANCHOR_WORKERS"] = "false"
+        try:
+            uvicorn.run("govchain.entrypoints.http.app:create_app", factory=True, workers=workers,
+                        **options)
+        finally:
+            anchoring.stop()
 
 
 def _log_config() -> dict[str, Any]:
-    """uvicorn's logging, with link tokens and codes redacted from the access log (also in
-    worker processes, which configure logging anew)."""
+    """uvicorn's logging, with link tokens and codes redacted from the access log and without
+    successful scrapes of /metrics (also in worker processes, which configure logging anew)."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config.setdefault("filters", {})["redact"] = {"()": RedactCapabilities}
-    config["handlers"]["access"]["filters"] = ["redact"]
+    config["filters"]["quiet_scrapes"] = {"()": QuietScrapes}
+    config["handlers"]["access"]["filters"] = ["redact", "quiet_scrapes"]
     return config

@@ -12,8 +12,9 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from govchain.bootstrap import running
-from govchain.entrypoints.http import standards, wallet, web
+from govchain.entrypoints.http import metrics, standards, wallet, web
 from govchain.entrypoints.http.api.routes import (
+    accounts,
     auth,
     documents,
     health,
@@ -24,7 +25,8 @@ from govchain.entrypoints.http.api.routes import (
     verify,
 )
 from govchain.entrypoints.http.errors import install_error_handlers
-from govchain.entrypoints.http.ratelimit import LoginThrottle, RateLimiter
+from govchain.entrypoints.http.oidc_login import oidc_client_for
+from govchain.entrypoints.http.ratelimit import limits_for
 from govchain.entrypoints.http.tokens import load_or_create_key
 from govchain.settings import Settings, get_settings
 
@@ -55,21 +57,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url="/docs" if settings.api_docs else None, redoc_url=None,
                   max_body_size=settings.max_request_bytes)
     app.state.settings = settings
-    # Made here rather than in the lifespan so that tests can swap in limits with a fake clock.
-    app.state.public_limiter = RateLimiter(settings.public_rate_per_minute)
-    app.state.api_key_limiter = RateLimiter(settings.api_key_rate_per_minute)
-    app.state.login_throttle = LoginThrottle(settings.login_max_failures,
-                                             settings.login_window_seconds)
+    # Made here rather than in the lifespan so that tests can swap in limits with a fake clock;
+    # in this process's memory, or shared by every process and instance through redis_url.
+    limits = limits_for(settings)
+    app.state.public_limiter = limits.public
+    app.state.api_key_limiter = limits.api_key
+    app.state.login_throttle = limits.login
+    app.state.oidc_client = oidc_client_for(settings)  # None: passwords only
     if settings.trusted_proxies:
         # Only the configured proxies may name the client; `govchain serve` turns uvicorn's own
         # header handling off, so this is the one place a forwarded address is believed.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    # Outermost of the app's own middleware: times every request, also those refused inside.
+    app.add_middleware(metrics.RequestMetrics)
     install_error_handlers(app)
-    for module in (health, usecases, verify, auth, registry, documents, links, lookup):
+    for module in (health, usecases, verify, auth, registry, accounts, documents, links, lookup):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(wallet.api, prefix=API_PREFIX)
     app.include_router(standards.router)  # context, DIDs, status lists: at their stable paths
     app.include_router(wallet.router)  # OpenID4VCI/VP endpoints and SD-JWT VC metadata
     app.include_router(web.router)  # the human pages live outside the API
+    app.include_router(metrics.router)  # /metrics: loopback and trusted proxies only
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     return app

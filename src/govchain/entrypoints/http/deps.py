@@ -15,10 +15,10 @@ from govchain.adapters.context import Context
 from govchain.adapters.db import ApiKeyRecord, UnitOfWork, UserRecord
 from govchain.domain.security import api_key_hash, api_key_matches
 from govchain.domain.timefmt import now
-from govchain.entrypoints.http.ratelimit import LoginThrottle, RateLimiter, retry_after_header
+from govchain.entrypoints.http.ratelimit import Limiter, Throttle, retry_after_header
 from govchain.entrypoints.http.tokens import InvalidTokenError, TokenClaims, read_token
 from govchain.pipeline.anchoring import Anchoring
-from govchain.services import Actor
+from govchain.services import Actor, end_token
 from govchain.services.audit import AuditAction, Who, record
 from govchain.settings import Settings
 
@@ -86,10 +86,16 @@ def _unauthorized(message: str = "Nicht angemeldet oder Anmeldung abgelaufen") -
 BearerToken = Annotated[str | None, Depends(_bearer)]
 
 
-def user_for_token(uow: UnitOfWork, key: bytes, token: str | None) -> UserRecord:
-    """The user a login token names; a token ended by logging out, or of a user disabled,
-    removed or given another role since it was issued, no longer counts (401)."""
-    return _session_of(uow, key, token)[0]
+def user_for_token(uow: UnitOfWork, key: bytes, token: str | None, *,
+                   address: str | None = None) -> UserRecord:
+    """The user a login token names; a token ended by logging out or by the registrar, or of a
+    user disabled, removed or given another role since it was issued, no longer counts (401).
+    The session's latest use is noted (with `address`), at most every few minutes, and then
+    committed at once: the row is not held locked while the request goes on."""
+    user, claims = _session_of(uow, key, token)
+    if uow.login_sessions.touch(claims.token_id, address):
+        uow.commit()
+    return user
 
 
 def _session_of(uow: UnitOfWork, key: bytes, token: str | None
@@ -112,14 +118,15 @@ def end_session(uow: UnitOfWork, key: bytes, token: str | None) -> UserRecord:
     expiry (the caller commits). Only this token: the user's other devices stay signed in.
     401 if the token does not count anyway."""
     user, claims = _session_of(uow, key, token)
-    uow.revoked_tokens.revoke(claims.token_id, datetime.fromtimestamp(claims.expires, UTC))
+    end_token(uow, claims.token_id, datetime.fromtimestamp(claims.expires, UTC))
     return user
 
 
-def get_current_user(token: BearerToken, key: TokenKeyDep, uow: UoWDep) -> UserRecord:
+def get_current_user(token: BearerToken, key: TokenKeyDep, uow: UoWDep,
+                     request: Request) -> UserRecord:
     """The logged-in user (user_for_token)."""
     try:
-        return user_for_token(uow, key, token)
+        return user_for_token(uow, key, token, address=client_address(request))
     finally:
         # Ends the read so the connection goes back to the pool while the route calls the ledger.
         uow.rollback()
@@ -212,8 +219,11 @@ async def limit_public(request: Request, key: Annotated[str | None, Security(_ap
                 return _known_api_key(uow, key)
         record = await run_in_threadpool(lookup)
     state = request.app.state
-    limiter: RateLimiter = state.api_key_limiter if record else state.public_limiter
-    wait = limiter.acquire(f"key:{record.id}" if record else f"addr:{client_address(request)}")
+    limiter: Limiter = state.api_key_limiter if record else state.public_limiter
+    bucket = f"key:{record.id}" if record else f"addr:{client_address(request)}"
+    # A limiter shared through Redis waits on the network: in a thread, off the event loop.
+    wait = (await run_in_threadpool(limiter.acquire, bucket) if limiter.blocking
+            else limiter.acquire(bucket))
     if wait:
         raise too_many_requests(wait, "Zu viele Anfragen; bitte später erneut versuchen")
     if key is not None and record is None:
@@ -224,12 +234,12 @@ async def limit_public(request: Request, key: Annotated[str | None, Security(_ap
 RateLimitedApiKey = Annotated[ApiKeyRecord | None, Depends(limit_public)]
 
 
-async def get_login_throttle(request: Request) -> LoginThrottle:
-    throttle: LoginThrottle = request.app.state.login_throttle
+async def get_login_throttle(request: Request) -> Throttle:
+    throttle: Throttle = request.app.state.login_throttle
     return throttle
 
 
-LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
+LoginThrottleDep = Annotated[Throttle, Depends(get_login_throttle)]
 
 
 def audit(uow: UnitOfWork, request: Request, actor_id: int, action: AuditAction, target: str,

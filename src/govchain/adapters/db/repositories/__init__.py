@@ -23,6 +23,7 @@ from govchain.adapters.db.repositories._base import (
 )
 from govchain.adapters.db.repositories.accounts import (
     ApiKeyRecord,
+    SessionRecord,
     UserRecord,
     normalize_username,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "LinkRecord",
     "Page",
     "QueuedDocument",
+    "SessionRecord",
     "StatusEventRecord",
     "UnitOfWork",
     "UserRecord",

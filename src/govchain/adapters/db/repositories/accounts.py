@@ -1,4 +1,4 @@
-"""Staff accounts, API keys and ended login tokens."""
+"""Staff accounts, API keys, login sessions and ended login tokens."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import cast
 
 import sqlalchemy as sa
 
-from govchain.adapters.db.models import ApiKey, RevokedToken, User
+from govchain.adapters.db.models import ApiKey, LoginSession, RevokedToken, User
 from govchain.adapters.db.repositories._base import _one_of, _Repository
 from govchain.domain.text import check_shown_text
 from govchain.domain.timefmt import now
@@ -47,6 +47,20 @@ class ApiKeyRecord:
         return self.revoked_at is None
 
 
+@dataclass(frozen=True)
+class SessionRecord:
+    """A login token as issued: its id stays out of the repr (it names the token)."""
+
+    id: int
+    token_id: str = field(repr=False)
+    user_id: int
+    created_at: datetime
+    expires_at: datetime
+    last_seen_at: datetime
+    address: str | None
+    user_agent: str | None
+
+
 def _user(row: User) -> UserRecord:
     return UserRecord(row.id, row.username, row.password_hash, cast(Role, row.role),
                       row.municipality_ags, row.display_name, row.created_at, row.disabled_at)
@@ -55,6 +69,11 @@ def _user(row: User) -> UserRecord:
 def _api_key(row: ApiKey) -> ApiKeyRecord:
     return ApiKeyRecord(row.id, row.name, row.prefix, row.key_hash, row.created_at,
                         row.revoked_at, row.last_used_at)
+
+
+def _login_session(row: LoginSession) -> SessionRecord:
+    return SessionRecord(row.id, row.token_id, row.user_id, row.created_at, row.expires_at,
+                         row.last_seen_at, row.address, row.user_agent)
 
 
 def normalize_username(username: str) -> str:
@@ -116,6 +135,14 @@ class UserRepository(_Repository):
         row = self._row(user_id)
         if row.disabled_at is None:
             row.disabled_at = at or now()
+            self._flush()
+        return _user(row)
+
+    def enable(self, user_id: int) -> UserRecord:
+        """Lets a disabled user log in again (an active one stays as they are)."""
+        row = self._row(user_id)
+        if row.disabled_at is not None:
+            row.disabled_at = None
             self._flush()
         return _user(row)
 
@@ -186,3 +213,62 @@ class RevokedTokenRepository(_Repository):
     def is_revoked(self, token_id: str) -> bool:
         return self._session.scalar(
             sa.select(RevokedToken.token_id).where(RevokedToken.token_id == token_id)) is not None
+
+
+USER_AGENT_LENGTH = 200
+ADDRESS_LENGTH = 64
+
+
+class LoginSessionRepository(_Repository):
+    """The login tokens issued, by user, until they expire or are ended."""
+
+    def start(self, *, token_id: str, user_id: int, expires_at: datetime,
+              address: str | None, user_agent: str | None,
+              at: datetime | None = None) -> SessionRecord:
+        """Records a new login; rows of sessions expired by `at` are dropped on the way, so the
+        table holds at most the logins of one token lifetime."""
+        when = at or now()
+        self._session.execute(sa.delete(LoginSession).where(LoginSession.expires_at <= when))
+        row = LoginSession(token_id=token_id, user_id=user_id, created_at=when,
+                           expires_at=expires_at, last_seen_at=when,
+                           address=address[:ADDRESS_LENGTH] if address else None,
+                           user_agent=user_agent[:USER_AGENT_LENGTH] if user_agent else None)
+        self._session.add(row)
+        self._flush()
+        return _login_session(row)
+
+    def by_id(self, session_id: int) -> SessionRecord | None:
+        row = self._session.get(LoginSession, session_id)
+        return _login_session(row) if row else None
+
+    def for_user(self, user_id: int, *, at: datetime | None = None) -> list[SessionRecord]:
+        """The user's sessions that have not expired by `at`, oldest first."""
+        query = (sa.select(LoginSession)
+                 .where(LoginSession.user_id == user_id, LoginSession.expires_at > (at or now()))
+                 .order_by(LoginSession.id))
+        return [_login_session(r) for r in self._session.scalars(query)]
+
+    def count_by_user(self, *, at: datetime | None = None) -> dict[int, int]:
+        """How many unexpired sessions each user has (users without one are left out)."""
+        query = (sa.select(LoginSession.user_id, sa.func.count())
+                 .where(LoginSession.expires_at > (at or now()))
+                 .group_by(LoginSession.user_id))
+        return {user_id: count for user_id, count in self._session.execute(query).tuples()}
+
+    def touch(self, token_id: str, address: str | None, *, at: datetime | None = None,
+              resolution: timedelta = timedelta(minutes=5)) -> bool:
+        """Records a use of the token: writes only when the address changed or the last recorded
+        use is older than `resolution` (a token unknown here, issued before sessions were
+        recorded, is left alone). True if it wrote."""
+        when = at or now()
+        address = address[:ADDRESS_LENGTH] if address else None
+        row = self._session.scalar(sa.select(LoginSession).where(LoginSession.token_id == token_id))
+        if row is None or (row.address == address and when - row.last_seen_at < resolution):
+            return False
+        row.last_seen_at = when
+        row.address = address
+        self._flush()
+        return True
+
+    def delete_token(self, token_id: str) -> None:
+        self._session.execute(sa.delete(LoginSession).where(LoginSession.token_id == token_id))

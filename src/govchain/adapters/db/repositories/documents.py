@@ -182,6 +182,14 @@ class DocumentRepository(_Repository):
             sa.select(sa.func.count(), sa.func.min(first.c.created_at))).one()
         return int(count), oldest
 
+    def pending_summary(self) -> tuple[int, datetime | None]:
+        """How many documents wait for their anchor, of every account, and when the oldest was
+        stored (None: none waits): what /metrics reports."""
+        count, oldest = self._session.execute(
+            sa.select(sa.func.count(), sa.func.min(Document.created_at))
+            .where(Document.state == "pending")).one()
+        return int(count), oldest
+
     def queue_of(self, account: str, limit: int) -> builtins.list[QueuedDocument]:
         """The oldest documents of `account` waiting for a batch (at most `limit`)."""
         query = (sa.select(Document.id, Document.usecase, Document.target_hash,

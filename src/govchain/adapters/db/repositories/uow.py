@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from govchain.adapters.db.repositories._base import _conflict
 from govchain.adapters.db.repositories.accounts import (
     ApiKeyRepository,
+    LoginSessionRepository,
     RevokedTokenRepository,
     UserRepository,
 )
@@ -33,7 +35,8 @@ class UnitOfWork:
             uow.audit.append(...)
             uow.commit()
 
-    Leaving the block without commit() rolls everything back, an exception included. A
+    Leaving the block without commit() rolls everything back, an exception included;
+    `after_commit` callbacks run only once their transaction is committed. A
     ConflictError (unique value taken, missing reference) spoils the transaction: leave the block.
     Database errors leave the block as StorageError.
     """
@@ -46,12 +49,14 @@ class UnitOfWork:
     audit: AuditRepository
     verification_log: VerificationLogRepository
     revoked_tokens: RevokedTokenRepository
+    login_sessions: LoginSessionRepository
     status_lists: StatusListRepository
     wallet: WalletRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._session: Session | None = None
+        self._after_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> Self:
         if self._session is not None:
@@ -68,6 +73,7 @@ class UnitOfWork:
         self.audit = AuditRepository(session)
         self.verification_log = VerificationLogRepository(session)
         self.revoked_tokens = RevokedTokenRepository(session)
+        self.login_sessions = LoginSessionRepository(session)
         self.wallet = WalletRepository(session)
         return self
 
@@ -75,6 +81,7 @@ class UnitOfWork:
                  tb: TracebackType | None) -> None:
         session, self._session = self._session, None
         assert session is not None
+        self._after_commit.clear()
         try:
             session.rollback()
         except SQLAlchemyError as err:
@@ -92,11 +99,21 @@ class UnitOfWork:
             raise RuntimeError("the unit of work is not open")
         return self._session
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Runs `callback` once the current transaction is committed (dropped if it is rolled
+        back): for what must count only what was stored, such as the metrics."""
+        self._after_commit.append(callback)
+
     def commit(self) -> None:
         try:
             self._open_session().commit()
         except IntegrityError as err:
+            self._after_commit.clear()
             raise _conflict(err) from err
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
 
     def rollback(self) -> None:
+        self._after_commit.clear()
         self._open_session().rollback()

@@ -186,11 +186,6 @@ def change_status(request: Request, document_id: str, form: CheckedForm, ctx: Co
     return redirect(request, f"/documents/{document_id}?changed={action}")
 
 
-def _file_name(record: DocumentRecord) -> str:
-    """E.g. gefaehrlicher-hund-db0f7a99 (no colons of the urn:uuid: id in a file name)."""
-    return f"{record.usecase}-{record.id.rsplit(':', 1)[-1][:8]}"
-
-
 @router.get("/documents/{document_id}/json")
 def download_json(request: Request, document_id: str, uow: UoWDep, actor: WebPeople) -> Response:
     record = services.get_document_for(uow, actor, document_id)
@@ -198,7 +193,7 @@ def download_json(request: Request, document_id: str, uow: UoWDep, actor: WebPeo
         raise RecordNotFoundError("Das Dokument ist noch nicht verankert")
     body = json.dumps(record.document, ensure_ascii=False, indent=2).encode("utf-8")
     return finish(request, Response(body, media_type="application/json", headers={
-        "Content-Disposition": f'attachment; filename="{_file_name(record)}.json"'}),
+        "Content-Disposition": f'attachment; filename="{services.download_name(record)}.json"'}),
         PRIVATE_HEADERS)
 
 
@@ -211,37 +206,21 @@ def download_vc(request: Request, document_id: str, ctx: ContextDep, uow: UoWDep
     uow.commit()
     body = json.dumps(vc, ensure_ascii=False, indent=2).encode("utf-8")
     return finish(request, Response(body, media_type="application/vc+ld+json", headers={
-        "Content-Disposition": f'attachment; filename="{_file_name(record)}.vc.json"'}),
-        PRIVATE_HEADERS)
-
-
-def certificate_response(request: Request, ctx: ContextDep, uow: UnitOfWork, settings: SettingsDep,
-                         actor: services.Actor, record: DocumentRecord) -> Response:
-    """The PDF certificate with a fresh verification link (until the document's validUntil)."""
-    # fpdf2 and segno (≈0.4 s to import) load with the first PDF asked for, not with every process.
-    from govchain.presentation.pdf import render_certificate
-
-    if record.document is None:
-        raise InputError("Das Dokument ist noch nicht verankert")
-    until = record.valid_until if record.valid_until and record.valid_until > now() else None
-    link = services.create_link_for(ctx, uow, actor, record.id, base_url=settings.base_url,
-                                    expires_at=until, purpose="certificate")
-    usecase = ctx.usecases.get(record.usecase)
-    pdf = render_certificate(record.document, usecase, verify_url=link.url,
-                             link_code=format_link_code(link.token), lang=lang_of(request),
-                             anchored_at=record.anchored_at)
-    uow.commit()
-    return finish(request, Response(pdf, media_type="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{_file_name(record)}.pdf"'}),
+        "Content-Disposition": f'attachment; filename="{services.download_name(record)}.vc.json"'}),
         PRIVATE_HEADERS)
 
 
 @router.post("/documents/{document_id}/pdf")
 def download_pdf(request: Request, document_id: str, form: CheckedForm, ctx: ContextDep,
                  uow: UoWDep, settings: SettingsDep, actor: WebPeople) -> Response:
+    """The PDF certificate with a fresh verification link (until the document's validUntil)."""
     del form
-    record = services.get_document_for(uow, actor, document_id)
-    return certificate_response(request, ctx, uow, settings, actor, record)
+    record, pdf = services.certificate_for(ctx, uow, actor, document_id,
+                                           base_url=settings.base_url, lang=lang_of(request))
+    uow.commit()
+    return finish(request, Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{services.download_name(record)}.pdf"'}),
+        PRIVATE_HEADERS)
 
 
 @router.post("/documents/{document_id}/links")

@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from govchain import services
+from govchain.adapters.identity import IdentityProviderError
 from govchain.domain import strictjson
 from govchain.domain.security import normalize_link_code
 from govchain.entrypoints.http.deps import (
@@ -24,6 +25,15 @@ from govchain.entrypoints.http.deps import (
     limit_public,
 )
 from govchain.entrypoints.http.login import LoginRefused, log_in
+from govchain.entrypoints.http.oidc_login import (
+    ID_TOKEN_COOKIE,
+    PENDING_COOKIE,
+    PENDING_COOKIE_PATH,
+    PENDING_MAX_AGE,
+    finish_sign_in,
+    oidc_client_of,
+    seal_pending,
+)
 from govchain.entrypoints.http.ratelimit import retry_after_header
 from govchain.entrypoints.http.tokens import (
     DEVICE_COOKIE,
@@ -33,7 +43,14 @@ from govchain.entrypoints.http.tokens import (
 )
 from govchain.entrypoints.http.web.i18n import Translator, lang_of
 from govchain.entrypoints.http.web.presenting import result_view
-from govchain.entrypoints.http.web.rendering import TOKEN_HEADERS, WebRoute, redirect, render
+from govchain.entrypoints.http.web.rendering import (
+    PRIVATE_HEADERS,
+    TOKEN_HEADERS,
+    WebRoute,
+    error_page,
+    redirect,
+    render,
+)
 from govchain.entrypoints.http.web.session import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -43,7 +60,7 @@ from govchain.entrypoints.http.web.session import (
     secure_cookies,
     set_cookie,
 )
-from govchain.errors import InputError
+from govchain.errors import InputError, PermissionDeniedError
 from govchain.services.audit import AuditAction
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -73,7 +90,8 @@ def _safe_next(target: str | None) -> str | None:
 def login_page(request: Request, actor: OptionalActor, next: str | None = None) -> Response:
     if actor is not None:
         return redirect(request, _safe_next(next) or HOME_OF_ROLE[actor.role])
-    return render(request, "login.html", next=_safe_next(next) or "", username="", error=None)
+    return render(request, "login.html", next=_safe_next(next) or "", username="", error=None,
+                  oidc=oidc_client_of(request) is not None)
 
 
 @router.post("/login")
@@ -92,6 +110,7 @@ def login(request: Request, form: CheckedForm, uow: UoWDep, settings: SettingsDe
                       headers=retry_after_header(refused.retry_after) if refused.retry_after
                       else None,
                       next=target or "", username=username,
+                      oidc=oidc_client_of(request) is not None,
                       error=t("login.throttled") if refused.retry_after else t("login.failed"))
     request.state.session_token = done.token
     user = done.user
@@ -101,6 +120,54 @@ def login(request: Request, form: CheckedForm, uow: UoWDep, settings: SettingsDe
         # From now on failed logins elsewhere for this user do not lock this browser out.
         set_cookie(response, settings, DEVICE_COOKIE, issue_device_cookie(key, username),
                    max_age=DEVICE_COOKIE_MAX_AGE)
+    return response
+
+
+@router.get("/login/oidc")
+def login_oidc(request: Request, settings: SettingsDep, key: TokenKeyDep,
+               next: str | None = None) -> Response:
+    """To the identity provider; what its answer is checked against stays in a short cookie."""
+    client = oidc_client_of(request)
+    if client is None:
+        raise HTTPException(404)
+    try:
+        started = client.begin()
+    except IdentityProviderError as err:
+        return error_page(request, 503, str(err))
+    response = redirect(request, started.url, headers=PRIVATE_HEADERS)
+    response.set_cookie(PENDING_COOKIE, seal_pending(key, started, _safe_next(next)),
+                        max_age=PENDING_MAX_AGE, path=PENDING_COOKIE_PATH, httponly=True,
+                        samesite="lax", secure=secure_cookies(settings))
+    return response
+
+
+@router.get("/login/oidc/callback")
+def login_oidc_callback(request: Request, uow: UoWDep, settings: SettingsDep,
+                        key: TokenKeyDep) -> Response:
+    """The provider's answer: a session like a password login, or a refusal page (403). The
+    pending cookie is spent either way."""
+    client = oidc_client_of(request)
+    if client is None:
+        raise HTTPException(404)
+    t = Translator(lang_of(request))
+    try:
+        if request.query_params.get("error"):
+            response = error_page(request, 403, t("login.oidc_cancelled"))
+        else:
+            signed_in, target = finish_sign_in(request, uow, settings, key, client)
+            done = signed_in.logged_in
+            request.state.session_token = done.token
+            response = redirect(request, target or HOME_OF_ROLE[done.user.role],
+                                headers=PRIVATE_HEADERS)
+            set_cookie(response, settings, SESSION_COOKIE, done.token, max_age=done.expires_in)
+            set_cookie(response, settings, ID_TOKEN_COOKIE, signed_in.id_token,
+                       max_age=done.expires_in)
+    except IdentityProviderError as err:
+        response = error_page(request, 503, str(err))
+    except PermissionDeniedError as err:  # the refusals: state, code, ID token, claims, account
+        response = error_page(request, 403, f"{t('login.oidc_refused')} {err}")
+    response.delete_cookie(PENDING_COOKIE, path=PENDING_COOKIE_PATH, httponly=True,
+                           samesite="lax", secure=secure_cookies(settings))
     return response
 
 
@@ -115,7 +182,13 @@ def logout(request: Request, form: CheckedForm, uow: UoWDep, settings: SettingsD
         audit(uow, request, user.id, AuditAction.AUTH_LOGOUT, f"user:{user.id}")
         uow.commit()
     response = redirect(request, "/login?logged_out=1")
-    for name in (SESSION_COOKIE, CSRF_COOKIE):
+    client = oidc_client_of(request)
+    id_token = request.cookies.get(ID_TOKEN_COOKIE)
+    if client is not None and id_token:  # signed in at the provider: end that too
+        provider_logout = client.logout_url(id_token, f"{settings.base_url}/login?logged_out=1")
+        if provider_logout:
+            response = redirect(request, provider_logout)
+    for name in (SESSION_COOKIE, CSRF_COOKIE, ID_TOKEN_COOKIE):
         response.delete_cookie(name, path="/", httponly=True, samesite="lax",
                                secure=secure_cookies(settings))
     return response

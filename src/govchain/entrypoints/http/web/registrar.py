@@ -1,5 +1,8 @@
 """The Land authority's pages: municipalities with their accounts and admitted document types;
-admit, set types, suspend and reactivate, add, retire and mark accounts compromised.
+admit, set types, suspend and reactivate, add, retire and mark accounts compromised. And the
+service's own accounts (/registry/users): disable and enable staff users, set a new password, end
+sessions, revoke API keys — each after a confirmation, through the service functions the API and
+the command line use.
 
 The same service functions as the registry API, each write audited the same way. A write the
 ledger refuses (e.g. retiring an account twice) shows the registry page again with the reason.
@@ -9,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from govchain import services
 from govchain.adapters.context import Context
@@ -23,7 +27,7 @@ from govchain.entrypoints.http.errors import status_of
 from govchain.entrypoints.http.web.i18n import Translator, lang_of
 from govchain.entrypoints.http.web.rendering import PRIVATE_HEADERS, WebRoute, redirect, render
 from govchain.entrypoints.http.web.session import CheckedForm, WebRegistrar
-from govchain.errors import InputError, LedgerError
+from govchain.errors import InputError, LedgerError, RecordNotFoundError, ValidationError
 from govchain.services import queries
 from govchain.services.audit import AuditAction
 
@@ -169,3 +173,121 @@ def compromise(request: Request, address: str, form: CheckedForm, ctx: ContextDe
         return address
 
     return _write(request, ctx, uow, actor, AuditAction.REGISTRY_COMPROMISE, call, "compromise")
+
+
+# -- staff accounts, their sessions, API keys ---------------------------------------------------
+
+VIA = "web"
+Id = Annotated[int, Path(ge=1, le=2 ** 31 - 1)]
+USER_ACTIONS = ("disable", "enable", "end-sessions")
+# What a finished change says on the page it returns to (`?done=`).
+DONE = ("disable", "enable", "password", "end-sessions", "end-session", "revoke-key")
+
+
+def _done(request: Request) -> str | None:
+    done = request.query_params.get("done")
+    return done if done in DONE else None
+
+
+def _users_page(request: Request, uow: UnitOfWork, actor: services.Actor, *,
+                status: int = 200, error: str | None = None) -> Response:
+    return render(request, "users.html", status=status, headers=PRIVATE_HEADERS,
+                  users=services.list_users(uow, actor), api_keys=services.list_api_keys(uow, actor),
+                  done=_done(request), error=error)
+
+
+def _user_page(request: Request, uow: UnitOfWork, actor: services.Actor, user_id: Id, *,
+               status: int = 200, error: str | None = None) -> Response:
+    user = services.get_user(uow, actor, user_id)
+    return render(request, "user.html", status=status, headers=PRIVATE_HEADERS, user=user,
+                  sessions=services.list_sessions(uow, actor, user_id), done=_done(request),
+                  error=error, min_length=services.MIN_PASSWORD_LENGTH)
+
+
+def _confirm(request: Request, *, action: str, url: str, back: str, name: str,
+             fields: dict[str, str] | None = None) -> Response:
+    """The question before a change of an account or key; the second post (``confirmed``) acts."""
+    return render(request, "admin_confirm.html", headers=PRIVATE_HEADERS, action=action, url=url,
+                  back=back, name=name, fields=fields or {})
+
+
+@router.get("/registry/users")
+def users(request: Request, uow: UoWDep, actor: WebRegistrar) -> Response:
+    """Every staff account with its state and open sessions, and the API keys."""
+    return _users_page(request, uow, actor)
+
+
+@router.get("/registry/users/{user_id}")
+def user_page(request: Request, user_id: Id, uow: UoWDep, actor: WebRegistrar) -> Response:
+    """One account: its sessions (end one or all) and a new password."""
+    return _user_page(request, uow, actor, user_id)
+
+
+@router.post("/registry/users/{user_id}/password")
+def reset_password(request: Request, user_id: Id, form: CheckedForm, uow: UoWDep,
+                   actor: WebRegistrar) -> Response:
+    """A new password for the account (typed twice, which is the confirmation); its sessions
+    end."""
+    t = Translator(lang_of(request))
+    password = str(form.get("password") or "")
+    if password != str(form.get("password_repeat") or ""):
+        return _user_page(request, uow, actor, user_id, status=422,
+                          error=t("users.password_mismatch"))
+    try:
+        services.reset_password(uow, actor, user_id, password, via=VIA)
+    except ValidationError as err:
+        uow.rollback()
+        return _user_page(request, uow, actor, user_id, status=422,
+                          error="; ".join(message for _, message in err.errors))
+    uow.commit()
+    if actor.user_id == user_id:
+        return redirect(request, "/login")  # their own sessions ended with the old password
+    return redirect(request, f"/registry/users/{user_id}?done=password")
+
+
+@router.post("/registry/users/{user_id}/{action}")
+def change_user(request: Request, user_id: Id, action: str, form: CheckedForm, uow: UoWDep,
+                actor: WebRegistrar) -> Response:
+    """Disable, enable, or end sessions (one with ``session``, else all): first post the
+    confirmation page, second post with ``confirmed`` the change."""
+    if action not in USER_ACTIONS:
+        raise RecordNotFoundError("Unbekannte Aktion")
+    user = services.get_user(uow, actor, user_id)
+    session_text = str(form.get("session") or "")
+    session_id = int(session_text) if session_text.isdigit() else None
+    if session_text and session_id is None:
+        raise InputError("Keine Sitzungsnummer")
+    back = f"/registry/users/{user_id}" if action == "end-sessions" else "/registry/users"
+    if form.get("confirmed") != "yes":
+        one = action == "end-sessions" and session_id is not None
+        return _confirm(request, action="end-session" if one else action,
+                        url=f"/registry/users/{user_id}/{action}", back=back, name=user.username,
+                        fields={"session": str(session_id)} if one else None)
+    try:
+        if action == "disable":
+            services.disable_user(uow, actor, user_id, via=VIA)
+        elif action == "enable":
+            services.enable_user(uow, actor, user_id, via=VIA)
+        else:
+            services.end_sessions(uow, actor, user_id, session_id, via=VIA)
+    except InputError as err:  # e.g. the registrar's own account
+        uow.rollback()
+        return _users_page(request, uow, actor, status=status_of(err), error=str(err))
+    uow.commit()
+    if actor.user_id == user_id and action == "end-sessions" and session_id is None:
+        return redirect(request, "/login")  # the registrar ended their own session too
+    done = "end-session" if action == "end-sessions" and session_id is not None else action
+    return redirect(request, f"{back}?done={done}")
+
+
+@router.post("/registry/api-keys/{api_key_id}/revoke")
+def revoke_api_key(request: Request, api_key_id: Id, form: CheckedForm, uow: UoWDep,
+                   actor: WebRegistrar) -> Response:
+    """First post the confirmation page, second post with ``confirmed`` the revocation."""
+    key = services.get_api_key(uow, actor, api_key_id)
+    if form.get("confirmed") != "yes":
+        return _confirm(request, action="revoke-key", url=f"/registry/api-keys/{api_key_id}/revoke",
+                        back="/registry/users", name=f"{key.name} ({key.prefix}…)")
+    services.revoke_api_key(uow, actor, api_key_id, via=VIA)
+    uow.commit()
+    return redirect(request, "/registry/users?done=revoke-key#api-keys")

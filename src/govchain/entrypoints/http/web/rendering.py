@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -77,10 +77,20 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
+def _csp(settings: Settings) -> str:
+    """The policy; with sign-in through an identity provider, the logout form may end at the
+    provider (browsers apply form-action to the redirect after a form too)."""
+    if settings.oidc_issuer is None:
+        return CSP
+    parts = urlsplit(settings.oidc_issuer)
+    return CSP.replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
+
+
 def _finish(request: Request, response: Response, headers: Mapping[str, str] | None) -> Response:
-    for name, value in {**BASE_HEADERS, **(headers or {})}.items():
-        response.headers[name] = value
     settings = settings_of(request)
+    for name, value in {**BASE_HEADERS, "Content-Security-Policy": _csp(settings),
+                        **(headers or {})}.items():
+        response.headers[name] = value
     new_seed = getattr(request.state, "new_csrf_seed", None)
     if new_seed:
         set_cookie(response, settings, CSRF_COOKIE, new_seed)

@@ -88,7 +88,7 @@ def optional_actor(request: Request, uow: Annotated[UnitOfWork, Depends(get_uow)
     if not token:
         return None
     try:
-        user = get_current_user(token, token_key_of(request), uow)
+        user = get_current_user(token, token_key_of(request), uow, request)
     except HTTPException:
         return None
     actor = actor_of(user, request)

@@ -42,6 +42,7 @@ from govchain.entrypoints.http.deps import (
     TokenKeyDep,
     UoWDep,
     actor_of,
+    client_address,
     user_for_token,
 )
 from govchain.entrypoints.http.routing import StrictJsonRoute
@@ -72,7 +73,8 @@ async def issue(body: IssueIn, request: Request, response: Response, ctx: Contex
     # while waiting for the anchor (a held thread per waiting request throttled the service).
     def accept() -> tuple[services.Actor, services.Issued]:
         with UnitOfWork(engine) as uow:
-            actor = actor_of(user_for_token(uow, key, token), request)
+            actor = actor_of(user_for_token(uow, key, token, address=client_address(request)),
+                             request)
             issued = services.issue_for(ctx, uow, actor, body.usecase, body.subject,
                                         municipality=body.municipality,
                                         valid_from=body.valid_from, valid_until=body.valid_until)
@@ -180,6 +182,24 @@ def credential(document_id: str, ctx: ContextDep, uow: UoWDep, actor: CurrentAct
     vc = credentials.credential_for(ctx, uow, record)
     uow.commit()
     return JSONResponse(vc, media_type="application/vc+ld+json")
+
+
+@router.post("/{document_id}/certificate",
+             responses={**_AUTH, **_NOT_FOUND,
+                        200: {"content": {"application/pdf": {}},
+                              "description": "Die PDF-Bescheinigung"},
+                        400: {"description": "Noch nicht verankert"}})
+def certificate(document_id: str, ctx: ContextDep, uow: UoWDep, settings: SettingsDep,
+                actor: CurrentActor, lang: Literal["de", "en"] = "de") -> Response:
+    """The PDF certificate, as the pages give it: the document by section, a QR code to a new
+    verification link (valid until the document's ``validUntil``) with its code printed beside
+    it, and the document's JSON attached. POST, since each call creates (and audits) a link."""
+    record, pdf = services.certificate_for(ctx, uow, actor, document_id,
+                                           base_url=settings.base_url, lang=lang)
+    uow.commit()
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{services.download_name(record)}.pdf"',
+        "Cache-Control": "no-store"})
 
 
 def _change_status(document_id: str, action: services.Action, reason: str | int | None,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from govchain import services
 from govchain.adapters.db import UnitOfWork
 from govchain.domain import strictjson
+from govchain.domain.timefmt import parse_time
 from govchain.entrypoints.http.deps import ContextDep, EngineDep, RateLimitedApiKey, SettingsDep
 from govchain.entrypoints.http.routing import StrictJsonRoute
 
@@ -42,22 +43,33 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
     return data
 
 
+AtQuery = Annotated[str | None, Query(
+    max_length=40, description="Prüfzeitpunkt (ISO 8601: Datum oder Datum mit Uhrzeit; ohne "
+                               "Zeitzone Europe/Berlin), Standard: jetzt",
+    examples=["2026-05-01T10:30:00+02:00"])]
+
+
 @router.post("", openapi_extra={"requestBody": _DOCUMENT_BODY},
              responses={400: {"description": "Kein JSON-Objekt, zu tief verschachtelt, doppelte "
-                                             "Schlüssel oder eine Zahl außerhalb von RFC 8785"},
+                                             "Schlüssel oder eine Zahl außerhalb von RFC 8785; "
+                                             "ungültiger Prüfzeitpunkt"},
                         413: {"description": "Zu groß (höchstens max_body_bytes)"},
                         429: {"description": "Zu viele Anfragen (Retry-After)"},
                         503: {"description": "UNVERIFIABLE: Ledger nicht erreichbar"}})
 async def verify_document(request: Request, ctx: ContextDep, settings: SettingsDep,
-                          engine: EngineDep, api_key: RateLimitedApiKey) -> JSONResponse:
+                          engine: EngineDep, api_key: RateLimitedApiKey,
+                          at: AtQuery = None) -> JSONResponse:
     """Checks integrity, anchoring, issuer, status and validity. Public; with an ``X-API-Key`` the
-    check is recorded in the key's verification log."""
+    check is recorded in the key's verification log. With ``at`` the validity is judged at that
+    time instead of now ("was it valid when the fine was issued?"), like ``govchain verify
+    --at``."""
+    when = parse_time(at) if at is not None else None  # InputError: 400, before the body is read
     document = await read_json_object(request, settings.max_body_bytes)
     if ctx.indexed is not None and ctx.indexed.fresh():
         # The current index answers from memory in well under a millisecond: no thread hop.
-        result = services.verify(ctx, document)
+        result = services.verify(ctx, document, when)
     else:  # the check may call the node (and wait for it)
-        result = await run_in_threadpool(services.verify, ctx, document)
+        result = await run_in_threadpool(services.verify, ctx, document, when)
     if api_key is not None:
         document_id = result.document_id or document.get("id")
         if isinstance(document_id, str) and document_id:
