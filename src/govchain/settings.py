@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     context_url: str | None = None
     token_ttl_minutes: int = Field(default=60, ge=1, le=24 * 60)
     access_log: bool = True  # one line per request (link tokens and codes redacted)
+    # "json": one JSON object per log line, with the request's X-Request-ID (as in the audit log)
+    log_format: Literal["text", "json"] = "text"
     threads: int = Field(default=100, ge=4, le=1000)  # request threads (anyio's default: 40)
     # Any request (a bulk issuance of 10,000 subjects is ≈20 MB); 413 beyond
     max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=64 * 1024)

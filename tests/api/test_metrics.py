@@ -289,6 +289,9 @@ def test_metrics_are_refused_to_callers_off_loopback_and_the_trusted_proxies(
     assert refused.status_code == 403
     assert "govchain_" not in refused.text
     assert service.from_address(PROXY).get("/metrics").status_code == 200
+    # through the proxy the forwarded address is the caller: an outsider is refused there too
+    forwarded = service.from_address(PROXY).get("/metrics", headers={"X-Forwarded-For": OUTSIDER})
+    assert forwarded.status_code == 403
     assert service.from_address("::1").get("/metrics").status_code == 200
     assert "/metrics" not in service.client.get("/api/v1/openapi.json").json()["paths"]
 

@@ -1,11 +1,14 @@
-"""Helpers of the browser suite: the browser on the service (who is signed in, axe at both widths)."""
+"""Helpers of the browser suite: whether it can run, the browser on the service (who is signed in,
+axe at both widths)."""
 
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from govchain.domain.usecases import UseCase, UseCaseRegistry, default_usecases_dir
@@ -16,12 +19,24 @@ from support.browser import (
     format_violations,
     horizontal_overflow,
     login,
+    missing_browser,
     run_axe,
     set_viewport,
 )
 from support.serve import ServeProcess
 
 USECASES = UseCaseRegistry.load(default_usecases_dir())
+
+
+def need_browser() -> None:
+    """Skips the test without Chromium, unless the environment variable CI is set: then it
+    fails, so a CI machine cannot pass by skipping."""
+    reason = missing_browser()
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"Browser-Tests in CI ohne Browser: {reason}")
+    pytest.skip(reason)
 
 
 @dataclass

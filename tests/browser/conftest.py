@@ -8,25 +8,15 @@ the environment variable CI is set: then it fails, so a CI machine cannot pass b
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_kit import Web
+from browser_kit import Web, need_browser
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from support.browser import DESKTOP, chromium, enable_downloads, missing_browser, set_viewport
+from support.browser import DESKTOP, chromium, enable_downloads, set_viewport
 from support.serve import ServeProcess, running_service
-
-
-def need_browser() -> None:
-    reason = missing_browser()
-    if reason is None:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"Browser-Tests in CI ohne Browser: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -236,6 +236,13 @@ def test_a_home_on_the_embedded_chain_is_restored_with_its_chain(embedded: dict[
         == (embedded["home"] / "chain" / "journal").read_bytes()
     for path in [new / "deployment.json", *(new / "keys").iterdir(), new / "chain" / "journal"]:
         assert path.stat().st_mode & 0o077 == 0, path
+    # The backup carries the keystores as they are, sealed under the key passphrase, which (like
+    # the backup's own passphrase) is nowhere in what was restored.
+    for keystore in (embedded["home"] / "keys").iterdir():
+        assert (new / "keys" / keystore.name).read_bytes() == keystore.read_bytes()
+    for path in (p for p in new.rglob("*") if p.is_file()):
+        content = path.read_bytes()
+        assert PASSPHRASE.encode() not in content and BACKUP_PASSPHRASE.encode() not in content, path
     # The restored chain (replayed from the journal) anchors the document: VALID there.
     verified = cli(new, "verify", str(embedded["document"]))
     assert verified.exit_code == 0 and "VALID" in verified.output, verified.output

@@ -166,7 +166,7 @@ def test_upgrade_from_empty_brings_schema_to_head(fresh_engine: Engine) -> None:
         check_schema(fresh_engine)
     assert current_revision(fresh_engine) is None
     upgrade(fresh_engine)
-    assert current_revision(fresh_engine) == head_revision() == "0009"
+    assert current_revision(fresh_engine) == head_revision() == "0010"
     check_schema(fresh_engine)
     upgrade(fresh_engine)  # a second start changes nothing
     check_schema(fresh_engine)

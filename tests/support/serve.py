@@ -357,13 +357,16 @@ def _run_in_process(home: Path, args: Sequence[str], stdin: str | None,
 def running_service(home: Path, *, prepare: bool = True,
                     municipalities: Sequence[Municipality] = DEFAULT_MUNICIPALITIES,
                     accounts: Sequence[Account] = DEFAULT_ACCOUNTS, env: Mapping[str, str] | None = None,
-                    cli_in_process: bool = True, startup_timeout: float = 60.0) -> Iterator[ServeProcess]:
+                    cli_in_process: bool = True, startup_timeout: float = 60.0,
+                    port: int | None = None) -> Iterator[ServeProcess]:
     """Prepares `home` (unless `prepare` is False) and runs `govchain serve` on it (embedded
-    chain, SQLite in the home) until the block ends. The process is stopped for sure."""
+    chain, SQLite in the home) until the block ends, on `port` if given (an address that must be
+    known before the start, such as an identity provider's redirect URI), else on a free one.
+    The process is stopped for sure."""
     if prepare:
         prepare_home(home, municipalities=municipalities, accounts=accounts, in_process=cli_in_process)
     service = ServeProcess(home, service_env(home, env), accounts={a.role: a for a in accounts},
-                           municipalities=tuple(municipalities))
+                           municipalities=tuple(municipalities), port=port or free_port())
     try:
         service.start(startup_timeout)
         yield service

@@ -62,6 +62,13 @@ def test_same_plaintext_and_passphrase_give_another_file() -> None:
     assert seal(b"x" * 100) != seal(b"x" * 100)  # fresh salt and nonce prefix
 
 
+def test_neither_passphrase_nor_plaintext_is_in_the_file() -> None:
+    plaintext = b"Erika Mustermann, geboren am 12.08.1964; " * 200
+    data = seal(plaintext)
+    assert PASSPHRASE.encode() not in data
+    assert b"Mustermann" not in data and plaintext[:64] not in data
+
+
 def test_a_wrong_passphrase_is_named_as_such() -> None:
     data = seal(b"geheim" * 1000)
     with pytest.raises(InputError, match="Falsche Passphrase"):

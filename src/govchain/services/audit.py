@@ -9,6 +9,7 @@ them, with an action from this table."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -48,6 +49,11 @@ class AuditAction(StrEnum):
     APIKEY_REVOKE = "apikey.revoke"
 
 
+# The HTTP request being answered (its X-Request-ID), set by the service's middleware for the
+# request's context (threads included); every audit entry written meanwhile carries it.
+REQUEST_ID: ContextVar[str | None] = ContextVar("govchain_request_id", default=None)
+
+
 @dataclass(frozen=True)
 class Who:
     """Who an audit entry names: `actor` is a user id, or the operator at the command line."""
@@ -65,4 +71,4 @@ def record(uow: UnitOfWork, who: Who, action: AuditAction, target: str,
            detail: dict[str, Any] | None = None) -> None:
     """Adds the entry to `uow`: committed with the change it describes, or not at all."""
     uow.audit.append(actor=who.actor, actor_kind=who.kind, action=action.value, target=target,
-                     remote_addr=who.address, detail=detail)
+                     remote_addr=who.address, detail=detail, request_id=REQUEST_ID.get())

@@ -32,6 +32,7 @@ from govchain.domain.verification import (
     LINK_WITHDRAWN,
     Status,
     VerificationResult,
+    iso,
     link_result,
     with_link_check,
 )
@@ -122,19 +123,24 @@ def verify_link(ctx: Context, uow: UnitOfWork, token: str, at: datetime | None =
         link = None
     if link is None:
         return _refused_link(link_result(Status.INVALID, "Diesen Prüflink gibt es nicht.", when,
-                                         why=LINK_UNKNOWN), None, None)
+                                         why=LINK_UNKNOWN, code="link.unknown"), None, None)
     if link.withdrawn_at is not None:
         return _refused_link(link_result(
             Status.INVALID, f"Der Prüflink wurde am {de(link.withdrawn_at)} zurückgezogen.", when,
-            why=LINK_WITHDRAWN), None, link.id)
+            why=LINK_WITHDRAWN, code="link.withdrawn", params={"at": iso(link.withdrawn_at)}),
+            None, link.id)
     if link.expires_at is not None and when >= link.expires_at:
         return _refused_link(link_result(
             Status.EXPIRED, f"Der Prüflink ist am {de(link.expires_at)} abgelaufen.", when,
-            why=LINK_EXPIRED), None, link.id)
+            why=LINK_EXPIRED, code="link.expired", params={"at": iso(link.expires_at)}),
+            None, link.id)
     document = json.loads(open_link(token, link.id, link.ciphertext))
     result = verify(ctx, document, when)
-    until = f" bis {de(link.expires_at)}" if link.expires_at else ""
-    result = with_link_check(result, f"Prüflink gültig{until}.")
+    if link.expires_at is None:
+        result = with_link_check(result, "Prüflink gültig.", code="link.valid")
+    else:
+        result = with_link_check(result, f"Prüflink gültig bis {de(link.expires_at)}.",
+                                 code="link.valid_until", params={"until": iso(link.expires_at)})
     return LinkVerification(result, document, link.id)
 
 

@@ -46,7 +46,7 @@ from govchain.domain.hashing import from_hex32
 from govchain.domain.ledger_view import signing_key_usable_at
 from govchain.domain.pointers import parse_pointer
 from govchain.domain.strictjson import loads as strict_loads
-from govchain.domain.timefmt import de, from_unix, now
+from govchain.domain.timefmt import de, now
 from govchain.domain.usecases import UseCase
 from govchain.domain.verification import (
     SignedClaims,
@@ -472,16 +472,19 @@ def _check(ctx: Context, record: Any, vp_token: str, at: datetime
     except LedgerUnavailableError as err:
         return unverifiable({}, str(err), at), {}
     except InputError as err:
-        return _refused(f"Der Nachweis aus der Wallet ist ungültig: {err}", at), {}
+        return _refused(f"Der Nachweis aus der Wallet ist ungültig: {err}", at,
+                        "wallet.invalid", error=str(err)), {}
     payload = verified.payload
     if sd_jwt_vc.usecase_of_vct(ctx, payload.get("vct")) is not usecase:
         return _refused(f"Die Wallet zeigte einen anderen Nachweis (vct {payload.get('vct')!r}) "
-                        f"als angefragt („{usecase.title['de']}“).", at), {}
+                        f"als angefragt („{usecase.title['de']}“).", at, "wallet.other_usecase",
+                        vct=payload.get("vct"), usecase=dict(usecase.title)), {}
     claims = {k: v for k, v in verified.claims.items() if k not in sd_jwt_vc.VISIBLE_CLAIMS}
     missing = _missing_claims(claims, claim_paths(usecase))
     if missing:
         return _refused("Die Wallet hat nicht alle angefragten Angaben gezeigt (fehlen: "
-                        + ", ".join(missing) + ").", at), claims
+                        + ", ".join(missing) + ").", at, "wallet.missing_claims",
+                        missing=", ".join(missing)), claims
     ref = payload.get("govchain")
     try:
         if not isinstance(ref, Mapping) or not isinstance(ref.get("path"), list):
@@ -493,12 +496,10 @@ def _check(ctx: Context, record: Any, vp_token: str, at: datetime
             target_hash=from_hex32(ref.get("targetHash")),
             merkle_root=from_hex32(ref.get("merkleRoot")),
             path=tuple(from_hex32(p) for p in ref["path"]),
-            chain_id=ref.get("chainId"), registry=ref.get("registry"),
-            signature=(f"Signatur (SD-JWT VC, ES256) vom {de(from_unix(int(payload['iat'])))} "
-                       "mit einem für diese Kommune im Register eingetragenen Schlüssel gültig; "
-                       "Schlüsselbindung an die Wallet geprüft."))
+            chain_id=ref.get("chainId"), registry=ref.get("registry"))
     except (InputError, ValueError) as err:
-        return _refused(f"Der Verweis auf das verankerte Dokument ist unlesbar: {err}", at), claims
+        return _refused(f"Der Verweis auf das verankerte Dokument ist unlesbar: {err}", at,
+                        "wallet.bad_reference", error=str(err)), claims
     try:
         reader = ctx.reader
     except LedgerUnavailableError as err:
@@ -510,8 +511,8 @@ def _int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _refused(message: str, at: datetime) -> VerificationResult:
-    return refused("integrity", message, at)
+def _refused(message: str, at: datetime, code: str, **params: Any) -> VerificationResult:
+    return refused("integrity", message, at, code=code, params=params)
 
 
 def receive_response(ctx: Context, uow: UnitOfWork, request_id: str, form: Mapping[str, str]

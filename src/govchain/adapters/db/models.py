@@ -286,6 +286,8 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(sa.String(200))
     remote_addr: Mapped[str | None] = mapped_column(sa.String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    # the HTTP request that made the change (its X-Request-ID, also in the service's log lines)
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class VerificationEntry(Base):

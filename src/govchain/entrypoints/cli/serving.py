@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import re
+import time
 from typing import Any
 
 import click
@@ -14,6 +16,7 @@ from govchain.adapters.context import Context
 from govchain.adapters.metrics import shared_between_processes
 from govchain.bootstrap import AnchoringProcess, open_context, open_database
 from govchain.entrypoints.cli.base import handle_errors, main, pass_ctx, service_settings
+from govchain.services.audit import REQUEST_ID
 
 
 class RedactCapabilities(logging.Filter):
@@ -42,6 +45,25 @@ class QuietScrapes(logging.Filter):
                     and args[4] == 200)
 
 
+class JsonLines(logging.Formatter):
+    """One JSON object per line (time, level, logger, message, the request's X-Request-ID, an
+    exception's traceback), for log collectors; the access log's redaction runs before."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            entry["requestId"] = request_id
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+    def converter(self, seconds: float | None = None) -> time.struct_time:
+        return time.gmtime(seconds)
+
+
 @main.command()
 @click.option("--host", help="Adresse, an der der Dienst lauscht (Standard: 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (Standard: 8000).")
@@ -67,7 +89,8 @@ def serve(ctx: Context, host: str | None, port: int | None, database_url: str | 
     open_database(settings).dispose()
     open_context(settings).close()
     options: dict[str, Any] = {"host": settings.host, "port": settings.port,
-                               "access_log": settings.access_log, "log_config": _log_config(),
+                               "access_log": settings.access_log,
+                               "log_config": log_config(settings.log_format),
                                # Forwarded headers only from settings.trusted_proxies (the
                                # app's ProxyHeadersMiddleware); uvicorn's own default would
                                # believe any caller on 127.0.0.1
@@ -96,13 +119,19 @@ def serve(ctx: Context, host: str | None, port: int | None, database_url: str | 
             anchoring.stop()
 
 
-def _log_config() -> dict[str, Any]:
+def log_config(log_format: str = "text") -> dict[str, Any]:
     """uvicorn's logging, with link tokens and codes redacted from the access log and without
-    successful scrapes of /metrics (also in worker processes, which configure logging anew)."""
+    successful scrapes of /metrics (also in worker processes, which configure logging anew);
+    with "json" every line (govchain's own loggers too) a JSON object (JsonLines)."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config.setdefault("filters", {})["redact"] = {"()": RedactCapabilities}
     config["filters"]["quiet_scrapes"] = {"()": QuietScrapes}
     config["handlers"]["access"]["filters"] = ["redact", "quiet_scrapes"]
+    if log_format == "json":
+        for name in ("default", "access"):
+            config["formatters"][name] = {"()": JsonLines}
+        config["loggers"]["govchain"] = {"handlers": ["default"], "level": "INFO",
+                                         "propagate": False}
     return config

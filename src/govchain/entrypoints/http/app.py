@@ -27,6 +27,7 @@ from govchain.entrypoints.http.api.routes import (
 from govchain.entrypoints.http.errors import install_error_handlers
 from govchain.entrypoints.http.oidc_login import oidc_client_for
 from govchain.entrypoints.http.ratelimit import limits_for
+from govchain.entrypoints.http.requestids import RequestIds
 from govchain.entrypoints.http.tokens import load_or_create_key
 from govchain.settings import Settings, get_settings
 
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     # Outermost of the app's own middleware: times every request, also those refused inside.
     app.add_middleware(metrics.RequestMetrics)
+    # Outside even that: the request id is set before anything logs or audits.
+    app.add_middleware(RequestIds)
     install_error_handlers(app)
     for module in (health, usecases, verify, auth, registry, accounts, documents, links, lookup):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -27,6 +27,7 @@ class AuditRecord:
     target: str | None
     remote_addr: str | None
     detail: dict[str, Any]
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class VerificationRecord:
 
 def _audit(row: AuditEntry) -> AuditRecord:
     return AuditRecord(row.id, row.at, row.actor, cast(ActorKind, row.actor_kind), row.action,
-                       row.target, row.remote_addr, row.detail)
+                       row.target, row.remote_addr, row.detail, row.request_id)
 
 
 def _verification(row: VerificationEntry) -> VerificationRecord:
@@ -69,11 +70,12 @@ class AuditRepository(_Repository):
 
     def append(self, *, actor: str, actor_kind: ActorKind, action: str, target: str | None = None,
                remote_addr: str | None = None, detail: Mapping[str, Any] | None = None,
-               at: datetime | None = None) -> AuditRecord:
+               at: datetime | None = None, request_id: str | None = None) -> AuditRecord:
         _one_of(actor_kind, ACTOR_KINDS, "Akteursart")
         _check_no_secrets(detail or {})
         row = AuditEntry(at=at or now(), actor=actor, actor_kind=actor_kind, action=action,
-                         target=target, remote_addr=remote_addr, detail=dict(detail or {}))
+                         target=target, remote_addr=remote_addr, detail=dict(detail or {}),
+                         request_id=request_id)
         self._session.add(row)
         self._flush()
         return _audit(row)

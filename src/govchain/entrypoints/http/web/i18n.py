@@ -6,11 +6,14 @@ Labels of document fields are not here: they come from each use case's schema an
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
 from fastapi import Request
+
+from govchain.domain.timefmt import BERLIN
 
 Lang = Literal["de", "en"]
 LANGS: tuple[Lang, ...] = ("de", "en")
@@ -40,6 +43,18 @@ def lang_of(request: Request) -> Lang:
     return requested_lang(request) or _as_lang(request.cookies.get(LANG_COOKIE)) or DEFAULT_LANG
 
 
+def when(value: datetime | str | None, with_time: bool = True) -> str:
+    """A point in time as the pages show it, in Berlin time: '27.11.2026, 14:03' (a date alone
+    without a time)."""
+    if value is None or value == "":
+        return ""
+    dt = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if dt.tzinfo is None:
+        return dt.strftime("%d.%m.%Y")
+    local = dt.astimezone(BERLIN)
+    return local.strftime("%d.%m.%Y, %H:%M") if with_time else local.strftime("%d.%m.%Y")
+
+
 class Translator:
     """``t("key", name=...)``: the text for `key` in the page's language, German as fallback."""
 
@@ -54,6 +69,10 @@ class Translator:
     def __call__(self, key: str, **values: object) -> str:
         text = self._own[key] if key in self._own else self._fallback.get(key, key)
         return text.format(**values) if values else text
+
+    def at(self, value: datetime | str | None) -> str:
+        """`when` with the language's word for the time ('27.11.2026, 14:03 Uhr')."""
+        return " ".join(filter(None, (when(value), self("time.suffix"))))
 
     def pick(self, texts: object, fallback: str = "") -> str:
         """The page's language out of a ``{"de": …, "en": …}`` object of a use-case file."""

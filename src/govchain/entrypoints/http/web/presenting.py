@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,13 @@ from govchain.domain.documents import usecase_id_of
 from govchain.domain.pointers import escape_token, is_within
 from govchain.domain.usecases import UseCase, UseCaseRegistry
 from govchain.domain.usecases.schema import resolve_schema
-from govchain.domain.verification import CheckStatus, Status, VerificationResult
+from govchain.domain.verification import (
+    Check,
+    CheckStatus,
+    Status,
+    VerificationResult,
+    reason_text,
+)
 from govchain.entrypoints.http.web.forms import FieldLabels
 from govchain.entrypoints.http.web.i18n import Translator
 from govchain.errors import GovchainError
@@ -61,6 +68,48 @@ def verdict_key(result: VerificationResult) -> str:
                  if result.details.get(name) == value), str(result.status))
 
 
+class _CheckText(string.Formatter):
+    """Fills a `checkmsg.<code>` template: `{at:time}` a point in time as the pages show it,
+    `{usecase:text}` a {"de": …, "en": …} text in the page's language, `{reason:reason}` a status
+    reason by its number (REASONS)."""
+
+    def __init__(self, t: Translator) -> None:
+        self.t = t
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec == "time":
+            if not isinstance(value, str):
+                raise TypeError("a time param must be an ISO 8601 string")
+            return self.t.at(value)
+        if format_spec == "text":
+            if not isinstance(value, Mapping) or not isinstance(value.get("de"), str):
+                raise TypeError("a text param must be a {\"de\": …} object")
+            return self.t.pick(dict(value))
+        if format_spec == "reason":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError("a reason param must be a number")
+            return reason_text(value, self.t.lang)
+        return str(super().format_field(value, format_spec))
+
+
+def check_text(check: Check, t: Translator) -> str:
+    """A check's message in the page's language from its code and params; LookupError for a
+    code without a template, TypeError or ValueError for params that do not fit it."""
+    key = f"checkmsg.{check.code}"
+    if check.code is None or not t.has(key):
+        raise LookupError(f"no template for the check message code {check.code!r}")
+    return _CheckText(t).format(t(key), **check.params)
+
+
+def check_message(check: Check, t: Translator) -> str:
+    """`check_text`, or the German message as the result has it when there is no code (stored
+    before codes existed), none known here or params that do not fit the template."""
+    try:
+        return check_text(check, t)
+    except (LookupError, TypeError, ValueError):
+        return check.message
+
+
 def hidden_text(result: VerificationResult, t: Translator) -> str | None:
     n = result.details.get("hiddenFields")
     if not isinstance(n, int) or n <= 0:
@@ -107,8 +156,9 @@ def result_view(result: VerificationResult, document: Mapping[str, Any] | None,
     verdict = verdict_key(result)
     return ResultView(
         status=str(status), word=t(f"status.{verdict}"), summary=t(f"status.{verdict}.summary"),
-        reason=failing.message if failing is not None and status is not Status.VALID else None,
-        checks=[CheckView(c.name, t(f"check.{c.name}"), str(c.status), c.message)
+        reason=check_message(failing, t)
+        if failing is not None and status is not Status.VALID else None,
+        checks=[CheckView(c.name, t(f"check.{c.name}"), str(c.status), check_message(c, t))
                 for c in result.checks],
         usecase_title=t.pick(usecase.display.get("title"), usecase.id) if usecase else None,
         issuer_name=(result.issuer or {}).get("name"), issuer_ags=(result.issuer or {}).get("ags"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -18,10 +17,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from govchain.domain.timefmt import BERLIN
 from govchain.entrypoints.http.errors import status_of
 from govchain.entrypoints.http.routing import StrictJsonRoute
-from govchain.entrypoints.http.web.i18n import LANG_COOKIE, Translator, lang_of, requested_lang
+from govchain.entrypoints.http.web.i18n import (
+    LANG_COOKIE,
+    Translator,
+    lang_of,
+    requested_lang,
+    when,
+)
 from govchain.entrypoints.http.web.session import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -56,20 +60,10 @@ TOKEN_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
-def _date(value: datetime | str | None, with_time: bool = True) -> str:
-    if value is None or value == "":
-        return ""
-    dt = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if dt.tzinfo is None:
-        return dt.strftime("%d.%m.%Y")
-    local = dt.astimezone(BERLIN)
-    return local.strftime("%d.%m.%Y, %H:%M") if with_time else local.strftime("%d.%m.%Y")
-
-
 ENV = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(default=True),
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-ENV.filters["when"] = _date
-ENV.filters["day"] = lambda v: _date(v, with_time=False)
+ENV.filters["when"] = when
+ENV.filters["day"] = lambda v: when(v, with_time=False)
 
 
 def settings_of(request: Request) -> Settings:
@@ -111,7 +105,7 @@ def page_context(request: Request, **context: Any) -> dict[str, Any]:
         "request": request, "lang": lang, "other_lang": "en" if lang == "de" else "de", "t": t,
         "actor": actor, "csrf_field": CSRF_FIELD, "csrf_token": csrf_token(request),
         "path": request.url.path, "refresh": None,
-        "at": lambda value: " ".join(filter(None, (_date(value), t("time.suffix")))), **context,
+        "at": t.at, **context,
     }
 
 
