@@ -272,7 +272,8 @@ def test_labels_name_use_cases_municipalities_results_and_route_templates_only(
     assert label_names <= LABELS, label_names - LABELS
     values = {name: {v for _, labels in samples for n, v in labels if n == name}
               for name in label_names}
-    assert values["ags"] == {AACHEN}
+    # AGS only (the registry is the process's: other test files of this worker count too)
+    assert AACHEN in values["ags"] and all(re.fullmatch(r"[0-9]{8}", a) for a in values["ags"])
     assert values["usecase"] <= {uc.id for uc in service.ctx.usecases}
     assert values["status"] >= {"VALID", "200", "201"}
     routes = values["route"]

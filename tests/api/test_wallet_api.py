@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -36,9 +37,19 @@ from govchain.domain import jose, sd_jwt, token_status_list
 from govchain.domain.timefmt import now
 from govchain.errors import OAuthError
 from govchain.services import oid4vc
+from support.anvil import AnvilNode, start_anvil
 
 # the service on the embedded chain with SQLite and on anvil with PostgreSQL, and its users
 client, users = client, users  # module fixtures of test_documents_api, shared
+
+
+@pytest.fixture(scope="module")
+def anvil() -> Iterator[AnvilNode]:
+    """A node of this module's own: the session's node may have been moved into the future by
+    other test files (chain adapter tests set block times), and wallets, like this one, allow
+    no iat ahead of their clock."""
+    with start_anvil() as node:
+        yield node
 
 MUSIC = "strassenmusik"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -18,7 +18,9 @@ from fastapi import Request
 
 from govchain.adapters.db import UnitOfWork
 from govchain.adapters.identity import AuthorizationRequest, OidcClient
+from govchain.domain import strictjson
 from govchain.entrypoints.http.login import LoggedIn, open_session
+from govchain.errors import InputError
 from govchain.services.people import StaffClaims, staff_from_claims
 from govchain.settings import Settings
 
@@ -83,14 +85,14 @@ def open_pending(key: bytes, cookie: str | None, at: float | None = None
     try:
         if not hmac.compare_digest(_mac(key, payload).encode(), mac.encode()):
             return None
-        body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        body = strictjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         if int(body["exp"]) <= (at or time.time()):
             return None
         after = body.get("next")
         return (AuthorizationRequest("", str(body["state"]), str(body["nonce"]),
                                      str(body["verifier"])),
                 after if isinstance(after, str) else None)
-    except (UnicodeEncodeError, ValueError, KeyError, TypeError, binascii.Error):
+    except (UnicodeEncodeError, ValueError, KeyError, TypeError, binascii.Error, InputError):
         return None
 
 
