@@ -20,6 +20,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from govchain.domain.jose import b64url_encode
 from govchain.errors import GovchainError, PermissionDeniedError
 
 # Asymmetric only: an HS256 token would be checked with the client secret, which the client
@@ -70,7 +71,7 @@ class SignedIn:
 
 def _challenge(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return b64url_encode(digest)
 
 
 class OidcClient:

@@ -6,8 +6,6 @@ browser in a short HMAC-signed cookie, and the callback that checks the answer
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -19,6 +17,7 @@ from fastapi import Request
 from govchain.adapters.db import UnitOfWork
 from govchain.adapters.identity import AuthorizationRequest, OidcClient
 from govchain.domain import strictjson
+from govchain.domain.jose import b64url_decode, b64url_encode
 from govchain.entrypoints.http.login import LoggedIn, open_session
 from govchain.errors import InputError
 from govchain.services.people import StaffClaims, staff_from_claims
@@ -58,13 +57,9 @@ def staff_claims_of(settings: Settings) -> StaffClaims:
                        roles=dict(settings.oidc_roles), ags=settings.oidc_ags_claim)
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def _mac(key: bytes, payload: str) -> str:
     pending_key = hmac.new(key, _PENDING_INFO, hashlib.sha256).digest()
-    return _b64(hmac.new(pending_key, payload.encode("ascii"), hashlib.sha256).digest())
+    return b64url_encode(hmac.new(pending_key, payload.encode("ascii"), hashlib.sha256).digest())
 
 
 def seal_pending(key: bytes, started: AuthorizationRequest, after: str | None,
@@ -72,7 +67,7 @@ def seal_pending(key: bytes, started: AuthorizationRequest, after: str | None,
     """The pending cookie's value: what the callback is checked against, signed, with expiry."""
     body = {"state": started.state, "nonce": started.nonce, "verifier": started.verifier,
             "next": after, "exp": int((at or time.time()) + PENDING_MAX_AGE)}
-    payload = _b64(json.dumps(body, separators=(",", ":")).encode())
+    payload = b64url_encode(json.dumps(body, separators=(",", ":")).encode())
     return f"{payload}.{_mac(key, payload)}"
 
 
@@ -85,14 +80,14 @@ def open_pending(key: bytes, cookie: str | None, at: float | None = None
     try:
         if not hmac.compare_digest(_mac(key, payload).encode(), mac.encode()):
             return None
-        body = strictjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        body = strictjson.loads(b64url_decode(payload, "Anmeldecookie"))
         if int(body["exp"]) <= (at or time.time()):
             return None
         after = body.get("next")
         return (AuthorizationRequest("", str(body["state"]), str(body["nonce"]),
                                      str(body["verifier"])),
                 after if isinstance(after, str) else None)
-    except (UnicodeEncodeError, ValueError, KeyError, TypeError, binascii.Error, InputError):
+    except (UnicodeEncodeError, ValueError, KeyError, TypeError, InputError):
         return None
 
 
